@@ -1,0 +1,1 @@
+"""The GitHub Actions front end: YAML to model, expressions, events and filters."""
