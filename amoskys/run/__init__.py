@@ -1,0 +1,1 @@
+"""Running child processes: the one process launcher, shell templates and secret masking."""
