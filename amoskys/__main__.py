@@ -1,0 +1,6 @@
+"""``python -m amoskys``."""
+
+from amoskys.cli import main
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests
+    main()

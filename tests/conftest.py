@@ -1,0 +1,72 @@
+"""Shared fixtures. The autouse guard fails any test that writes to $HOME or to this
+repository's own ``.amoskys/`` folder: tests work in temporary folders only."""
+
+from __future__ import annotations
+
+import os
+import subprocess  # nosec B404 - tests drive real git and the real CLI
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AMOSKYS_SHARED", REPO.parent / "shared"))
+
+
+def _snapshot(folder: Path) -> dict[str, float]:
+    if not folder.exists():
+        return {}
+    return {str(p): p.stat().st_mtime for p in folder.rglob("*")}
+
+
+@pytest.fixture(autouse=True)
+def _guard_home_and_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AMOSKYS_CRASH_DIR", str(tmp_path_factory.mktemp("crash")))
+    state = REPO / ".amoskys"
+    before = _snapshot(state)
+    yield
+    touched = sorted(p.relative_to(home).as_posix() for p in home.rglob("*"))
+    assert not touched, f"the test wrote to $HOME: {touched[:5]}"
+    assert _snapshot(state) == before, "the test wrote to the repository's own .amoskys/"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity; return stdout."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+    done = subprocess.run(  # nosec B603 B607
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A factory: ``make_repo({"path": "text", ...}, branch="main")`` -> a committed git repo."""
+
+    def make(files: dict[str, str], branch: str = "main", commit: bool = True) -> Path:
+        root = tmp_path / "repo"
+        root.mkdir(exist_ok=True)
+        git(root, "init", "-q", "-b", branch)
+        for rel, text in files.items():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        if commit:
+            git(root, "add", "-A")
+            git(root, "commit", "-q", "-m", "initial")
+        return root
+
+    return make
