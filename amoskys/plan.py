@@ -29,13 +29,18 @@ Combination = dict[str, Any]
 # --------------------------------------------------------------------------- matrices
 
 
-def _deep_equal(a: Any, b: Any) -> bool:
-    """Matrix values compare as JSON values (GitHub compares strings case-sensitively here)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+MAX_MATRIX_JOBS = 256  # "A matrix will generate a maximum of 256 jobs per workflow run"
+
+
+def _value_matches(value: Any, wanted: Any) -> bool:
+    """A filter value matches key by key inside objects, as GitHub's matrix builder does."""
+    if isinstance(wanted, dict) and isinstance(value, dict):
+        return all(k in value and _value_matches(value[k], v) for k, v in wanted.items())
+    return json.dumps(value, sort_keys=True) == json.dumps(wanted, sort_keys=True)
 
 
 def _matches(combo: Mapping[str, Any], entry: Mapping[str, Any], keys: Iterable[str]) -> bool:
-    return all(k in combo and _deep_equal(combo[k], entry[k]) for k in keys)
+    return all(k in combo and _value_matches(combo[k], entry[k]) for k in keys)
 
 
 def expand_matrix(
@@ -73,12 +78,18 @@ def expand_matrix(
     return combos + added
 
 
-def matrix_suffix(combo: Mapping[str, Any]) -> str:
-    """``(ubuntu-latest, 3.12)``: the values GitHub appends to a matrix job's name."""
+def matrix_suffix(combo: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:
+    """``(ubuntu-latest, 3.12)``: the values GitHub appends to a matrix job's name.
+
+    Only the matrix's own keys count (values that ``include`` adds to a combination do not);
+    a combination that ``include`` created shows all its values. Nested lists and objects
+    show their scalars; empty values are left out.
+    """
+    chosen = [k for k in (keys or ()) if k in combo] or list(combo)
     parts: list[str] = []
-    for value in combo.values():
-        parts.extend(_flatten_for_name(value))
-    return "(" + ", ".join(parts) + ")"
+    for key in chosen:
+        parts.extend(_flatten_for_name(combo[key]))
+    return "(" + ", ".join(p for p in parts if p) + ")"
 
 
 def _flatten_for_name(value: Any) -> list[str]:
@@ -88,7 +99,10 @@ def _flatten_for_name(value: Any) -> list[str]:
             out.extend(_flatten_for_name(v))
         return out
     if isinstance(value, list):
-        return [json.dumps(value)]
+        items: list[str] = []
+        for v in value:
+            items.extend(_flatten_for_name(v))
+        return items
     if value is None:
         return [""]
     if isinstance(value, bool):
@@ -209,8 +223,10 @@ def _eval(value: Any, contexts: Mapping[str, Any], where: Location, what: str) -
         ) from None
 
 
-def _matrix_combinations(job: Job, contexts: Mapping[str, Any]) -> list[Combination] | None:
-    """The job's combinations; None when it has no matrix."""
+def _matrix_combinations(
+    job: Job, contexts: Mapping[str, Any]
+) -> tuple[list[Combination], list[str]] | None:
+    """The job's combinations and its own matrix keys; None when it has no matrix."""
     if job.strategy is None or job.strategy.matrix is None:
         return None
     matrix: Matrix = job.strategy.matrix
@@ -254,7 +270,17 @@ def _matrix_combinations(job: Job, contexts: Mapping[str, Any]) -> list[Combinat
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise WorkflowError([Problem(f"matrix.{label} must be a list of objects", where)])
     combos = expand_matrix(axes, include, exclude)
-    return combos
+    if len(combos) > MAX_MATRIX_JOBS:
+        raise WorkflowError(
+            [
+                Problem(
+                    f"the matrix of job '{job.id}' generates {len(combos)} jobs",
+                    where,
+                    f"GitHub allows at most {MAX_MATRIX_JOBS} per workflow run",
+                )
+            ]
+        )
+    return combos, [key for key, _ in axes]
 
 
 def _runs_on_labels(job: Job, contexts: Mapping[str, Any]) -> tuple[str, ...]:
@@ -276,15 +302,26 @@ def _runs_on_labels(job: Job, contexts: Mapping[str, Any]) -> tuple[str, ...]:
     return labels
 
 
-def _job_display(job: Job, contexts: Mapping[str, Any], combo: Combination | None) -> str:
+def _job_display(
+    job: Job, contexts: Mapping[str, Any], combo: Combination | None, keys: Sequence[str]
+) -> str:
     if job.name is not None:
         shown = str(_eval(job.name, contexts, job.location, "name"))
         if combo and "${{" not in job.name:
-            shown = f"{shown} {matrix_suffix(combo)}"
+            shown = f"{shown} {matrix_suffix(combo, keys)}"
         return shown
     if combo:
-        return f"{job.id} {matrix_suffix(combo)}"
+        return f"{job.id} {matrix_suffix(combo, keys)}"
     return job.id
+
+
+def _needs_matrix(job: Job) -> bool:
+    """True when the matrix is computed from ``needs`` outputs (known only while running)."""
+    matrix = job.strategy.matrix if job.strategy else None
+    if matrix is None:
+        return False
+    text = json.dumps([matrix.expression, matrix.axes, matrix.include, matrix.exclude])
+    return "needs." in text
 
 
 def _to_bool(value: Any) -> bool:
@@ -308,7 +345,28 @@ def _plan_scope(
             scope.outer_needs_keys if not job.needs else ()
         )
         base_ctx = dict(scope.contexts)
-        combos = _matrix_combinations(job, base_ctx)
+        if _needs_matrix(job):
+            key = f"{scope.key_prefix}{job.id}"
+            out.append(
+                JobInstance(
+                    key=key,
+                    job_id=scope.id_prefix + job.id,
+                    name=scope.name_prefix
+                    + (job.name if job.name and "${{" not in job.name else job.id),
+                    workflow=workflow.path,
+                    job=job,
+                    needs=job.needs,
+                    needs_keys=needs_keys,
+                    runnable=False,
+                    reason="its matrix comes from needs outputs, which Amoskys cannot expand "
+                    "locally yet",
+                    group=key,
+                )
+            )
+            keys_of[job.id] = (key,)
+            continue
+        expanded = _matrix_combinations(job, base_ctx)
+        combos, axis_keys = expanded if expanded is not None else (None, [])
         strategy = job.strategy
         fail_fast = _to_bool(
             _eval(strategy.fail_fast, base_ctx, job.location, "fail-fast") if strategy else True
@@ -334,8 +392,8 @@ def _plan_scope(
                 "job-total": len(instance_combos),
                 "max-parallel": max_parallel or len(instance_combos),
             }
-            display = scope.name_prefix + _job_display(job, ctx, combo)
-            key = group + (f" {matrix_suffix(combo)}" if combo else "")
+            display = scope.name_prefix + _job_display(job, ctx, combo, axis_keys)
+            key = group + (f" {json.dumps(combo, separators=(',', ':'))}" if combo else "")
             job_id = scope.id_prefix + job.id
             if job.uses is not None:
                 called_keys = _plan_call(
@@ -385,7 +443,7 @@ def _plan_call(
     depth: int,
 ) -> list[str]:
     """Expand a job that calls a reusable workflow; remote ones are planned as not runnable."""
-    assert job.uses is not None  # nosec B101 - the caller checked
+    assert job.uses is not None  # the caller checked  # nosec B101
     if not job.uses.startswith("./") or load_reusable is None:
         out.append(
             JobInstance(

@@ -51,6 +51,14 @@ def os_of_label(label: str) -> str | None:
     return None
 
 
+def arch_of_label(label: str) -> str | None:
+    """``arm64`` for GitHub's arm64 hosted labels (``ubuntu-24.04-arm``), else None (any)."""
+    low = label.lower()
+    if low.endswith("-arm") or low.endswith("-arm64"):
+        return "arm64"
+    return None
+
+
 @dataclass(frozen=True)
 class LocalRunner:
     """The labels this machine answers to."""
@@ -66,9 +74,10 @@ class LocalRunner:
         low = label.lower()
         if low in self.extra_labels:
             return True
-        if os_of_label(low) == self.os:
-            return True
         arch = _ARCH_LABELS.get(_platform.machine().lower())
+        if os_of_label(low) == self.os:
+            wanted = arch_of_label(low)
+            return wanted is None or wanted == arch
         return arch is not None and low == arch
 
     def missing_labels(self, labels: Iterable[str]) -> tuple[str, ...]:
