@@ -1,0 +1,253 @@
+"""``amoskys run``: plan, check what the plan needs, execute it here, and summarise.
+
+This is the edge where the run's I/O lives: the state folder, the event file, secrets,
+signals and the terminal. Scheduling is :mod:`amoskys.run.engine`; a job is
+:mod:`amoskys.run.job`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Iterator, Mapping, Sequence
+
+from rich.console import Console
+
+from amoskys.config import Config
+from amoskys.contexts import RepoFacts, event_payload, github_context
+from amoskys.errors import AmoskysError, Problem, ProblemsError
+from amoskys.model import JobRun, Status
+from amoskys.plan import JobInstance, Plan
+from amoskys.run.engine import Scheduler
+from amoskys.run.environment import clean_environment, parse_dotenv
+from amoskys.run.job import LocalJobExecutor, RunSettings
+from amoskys.run.live import LiveReporter, PlainReporter, summary_table
+from amoskys.run.masking import Masker
+from amoskys.run.workspace import ensure_state_dir, list_workspace_files
+from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+SECRET_PREFIX = "AMOSKYS_SECRET_"  # a variable prefix, not a secret  # nosec B105
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    jobs: tuple[str, ...] = ()
+    max_jobs: int = 0  # 0: the CPU count
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets_file: Path | None = None
+    env_file: Path | None = None
+    keep: bool = False
+    live: bool = True
+    strict_platforms: bool = False
+    skip_unsupported: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    run_dir: Path
+    results: Mapping[str, JobRun]
+    exit_code: int
+
+
+def select_jobs(instances: Sequence[JobInstance], job_ids: Sequence[str]) -> list[JobInstance]:
+    """The instances of the named jobs (all their matrix instances) plus what they need."""
+    if not job_ids:
+        return list(instances)
+    known = {i.job_id for i in instances} | {i.job_id.split("/", 1)[0] for i in instances}
+    unknown = [j for j in job_ids if j not in known]
+    if unknown:
+        raise AmoskysError(
+            f"--job {unknown[0]!r} is not a job of the triggered workflows",
+            hint="jobs here: " + ", ".join(sorted({i.job_id for i in instances})),
+        )
+    by_key = {i.key: i for i in instances}
+    wanted: set[str] = set()
+    stack = [
+        i.key for i in instances if i.job_id in job_ids or i.job_id.split("/", 1)[0] in job_ids
+    ]
+    while stack:
+        key = stack.pop()
+        if key in wanted:
+            continue
+        wanted.add(key)
+        stack.extend(by_key[key].needs_keys)
+    return [i for i in instances if i.key in wanted]
+
+
+def load_secrets(options: RunOptions, environ: Mapping[str, str]) -> dict[str, str]:
+    """``AMOSKYS_SECRET_*`` < ``--secrets-file`` < ``--secret``."""
+    secrets = {
+        name[len(SECRET_PREFIX) :]: value
+        for name, value in environ.items()
+        if name.startswith(SECRET_PREFIX) and len(name) > len(SECRET_PREFIX)
+    }
+    if options.secrets_file is not None:
+        secrets.update(_read_dotenv(options.secrets_file))
+    secrets.update(options.secrets)
+    secrets.setdefault("GITHUB_TOKEN", "")
+    return secrets
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise AmoskysError(f"cannot read {path}: {err.strerror}") from None
+    return parse_dotenv(text, str(path))
+
+
+def preflight_interpreters(instances: Sequence[JobInstance], root: Path) -> None:
+    """Every interpreter that a runnable instance's setup-python asks for exists here.
+
+    Checked before anything runs, so a missing Python is an input error (exit 2) that names
+    the job and how to install it, instead of a failure half-way through the run.
+    """
+    from amoskys.run.actions import action_name
+    from amoskys.run.interpreters import find_interpreter, read_version_file
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for inst in instances:
+        if not inst.runnable:
+            continue
+        for step in inst.job.steps:
+            if step.uses is None or action_name(step.uses) != "actions/setup-python":
+                continue
+            ctx = EvalContext(contexts={"matrix": dict(inst.matrix), "inputs": dict(inst.inputs)})
+            try:
+                raw = step.with_.get("python-version")
+                specs: list[str] = []
+                if raw is not None:
+                    value = to_display_string(evaluate_value(str(raw), ctx))
+                    specs = [v.strip() for v in value.splitlines() if v.strip()]
+                elif step.with_.get("python-version-file"):
+                    name = to_display_string(
+                        evaluate_value(str(step.with_["python-version-file"]), ctx)
+                    )
+                    specs = read_version_file(root / name)
+            except AmoskysError:
+                continue  # depends on contexts known only while running
+            for spec in specs:
+                if spec in seen:
+                    continue
+                try:
+                    find_interpreter(spec, search_env=os.environ)
+                    seen.add(spec)
+                except AmoskysError as err:
+                    problems.append(Problem(f"{inst.name}: {err.message}", step.location, err.hint))
+                    seen.add(spec)
+    if problems:
+        raise ProblemsError(problems)
+
+
+class _Signals:
+    """SIGINT/SIGTERM cancel the run: the first signal cancels, running groups are killed."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.received = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True
+        self.cancel.set()
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def execute(
+    root: Path,
+    the_plan: Plan,
+    facts: RepoFacts,
+    config: Config,
+    options: RunOptions,
+    console: Console,
+    environ: Mapping[str, str] | None = None,
+) -> RunOutcome:
+    """Run ``the_plan``'s instances (narrowed by ``--job``) on this machine."""
+    environ = os.environ if environ is None else environ
+    instances = select_jobs(the_plan.instances, options.jobs)
+    preflight_interpreters(instances, root)
+    secrets = load_secrets(options, environ)
+    extra_env = _read_dotenv(options.env_file) if options.env_file else {}
+    state_dir = ensure_state_dir(root)
+    run_id = new_run_id()
+    run_dir = state_dir / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    event_path = run_dir / "event.json"
+    event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
+    workflows = {d.workflow.path: d.workflow for d in the_plan.decisions}
+    settings = RunSettings(
+        root=root,
+        run_id=run_id,
+        run_dir=run_dir,
+        workspace_files=tuple(list_workspace_files(root)),
+        base_env=clean_environment(environ, config.pass_env),
+        github=github_context(the_plan.event, facts),
+        event_path=event_path,
+        workflows=workflows,
+        secrets=secrets,
+        extra_env=extra_env,
+        skip_unsupported=options.skip_unsupported,
+        keep=options.keep,
+    )
+    masker = Masker()
+    reporter: LiveReporter | PlainReporter
+    if options.live and console.is_terminal:
+        reporter = LiveReporter(console, instances)
+    else:
+        reporter = PlainReporter(sys.stdout)
+    executor = LocalJobExecutor(settings, reporter, masker)
+    cancel = threading.Event()
+    max_jobs = options.max_jobs or os.cpu_count() or 2
+    scheduler = Scheduler(
+        instances,
+        executor,
+        max_jobs=max_jobs,
+        contexts={"github": settings.github, "vars": {}, "inputs": {}},
+        observer=reporter,
+    )
+    with _Signals(cancel) as signals:
+        try:
+            results = scheduler.run(cancel)
+        finally:
+            reporter.close()
+    console.print(summary_table(instances, results))
+    console.print(f"logs: {settings.logs_dir}")
+    code = exit_code(results.values(), strict_platforms=options.strict_platforms)
+    if signals.received:
+        code = EXIT_INTERRUPTED
+    return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
+
+
+def exit_code(results: Iterator[JobRun] | Any, *, strict_platforms: bool) -> int:
+    """0 when every job that ran passed; 1 when one failed, timed out or was cancelled."""
+    failed = False
+    for result in results:
+        if result.conclusion.is_failure or result.conclusion is Status.CANCELLED:
+            failed = True
+        if strict_platforms and result.status is Status.NOT_RUN:
+            failed = True
+    return EXIT_FAILED if failed else 0

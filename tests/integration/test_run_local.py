@@ -1,0 +1,507 @@
+"""``amoskys run`` end to end: the real CLI on real git repositories made in a temp folder."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess  # nosec B404
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Callable
+
+from conftest import REPO
+
+Repo = Callable[..., Path]
+
+
+def run_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    full_env.pop("AMOSKYS_RUN_ID", None)
+    return subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "run", "--no-live", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def workflow_repo(make_repo: Repo, text: str, **files: str) -> Path:
+    return make_repo({".github/workflows/ci.yml": text, **files})
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_needs_order_outputs_env_files_and_python_shell(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+env: {GREETING: hello}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+      notes: ${{ steps.v.outputs.notes }}
+    steps:
+      - uses: actions/checkout@v4
+      - id: v
+        run: |
+          echo "version=1.2.3" >> "$GITHUB_OUTPUT"
+          { echo "notes<<END"; echo "first"; echo "second"; echo "END"; } >> "$GITHUB_OUTPUT"
+          { echo "MULTI<<EOF"; echo "a=1"; echo "b"; echo "EOF"; } >> "$GITHUB_ENV"
+          mkdir -p "$RUNNER_TEMP/bin"
+          printf '#!/bin/sh\\necho tool-from-path\\n' > "$RUNNER_TEMP/bin/mytool"
+          chmod +x "$RUNNER_TEMP/bin/mytool"
+          echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+      - run: |
+          test "$MULTI" = "$(printf 'a=1\\nb')"
+          test "$GREETING" = hello
+          mytool
+      - shell: python
+        run: |
+          import os
+          print("python sees", os.environ["GITHUB_REF"], os.environ["CI"])
+      - working-directory: sub
+        run: test "$(basename "$PWD")" = sub && cat data.txt
+  after:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          test "${{ needs.build.outputs.version }}" = 1.2.3
+          test "${{ needs.build.result }}" = success
+          echo "notes: ${{ needs.build.outputs.notes }}"
+""",
+        **{"sub/data.txt": "in-sub\n"},
+    )
+    done = run_cli(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "tool-from-path" in out
+    assert "python sees refs/heads/main true" in out
+    assert "in-sub" in out
+    assert "notes: first" in out
+    assert out.index("[build] passed") < out.index("[after] started")
+
+
+def test_a_slow_job_does_not_delay_an_unrelated_ready_job(make_repo: Repo, tmp_path: Path) -> None:
+    mark = tmp_path / "after-fast-ran"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: for i in $(seq 1 300); do test -f {mark} && exit 0; sleep 0.1; done; exit 1
+  fast:
+    runs-on: ubuntu-latest
+    steps: [{{run: 'true'}}]
+  after-fast:
+    needs: fast
+    runs-on: ubuntu-latest
+    steps: [{{run: touch {mark}}}]
+""",
+    )
+    done = run_cli(root, "-j", "2")
+    assert done.returncode == 0, done.stdout
+    assert "[slow] passed" in done.stdout
+
+
+def test_matrix_instances_run_in_parallel(make_repo: Repo, tmp_path: Path) -> None:
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix: {{n: [a, b]}}
+    steps:
+      - run: |
+          touch {tmp_path}/${{{{ matrix.n }}}}
+          for i in $(seq 1 300); do
+            test -f {tmp_path}/a -a -f {tmp_path}/b && exit 0; sleep 0.1
+          done
+          exit 1
+""",
+    )
+    done = run_cli(root, "-j", "2")
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.count("passed in") == 2
+
+
+def test_fail_fast_cancels_a_running_sibling_and_max_parallel_holds(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    started = tmp_path / "sibling-started"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix: {{n: [1, 2]}}
+    steps:
+      - if: matrix.n == 1
+        run: for i in $(seq 1 300); do test -f {started} && exit 1; sleep 0.1; done
+      - if: matrix.n == 2
+        run: touch {started}; sleep 60
+  serial:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: 1
+      matrix: {{n: [1, 2, 3]}}
+    steps:
+      - run: |
+          if ! mkdir {tmp_path}/running; then
+            echo "two"'-at-once'; exit 1
+          fi
+          sleep 0.3
+          rmdir {tmp_path}/running
+""",
+    )
+    done = run_cli(root, "-j", "3", timeout=50)
+    assert done.returncode == 1
+    assert "[t (1)] failed" in done.stdout
+    assert "[t (2)] cancelled" in done.stdout
+    assert "two-at-once" not in done.stdout
+    assert done.stdout.count("[serial (") and "[serial (3)] passed" in done.stdout
+
+
+def test_step_and_job_timeouts_kill_grandchildren(make_repo: Repo, tmp_path: Path) -> None:
+    step_pid, job_pid = tmp_path / "step.pid", tmp_path / "job.pid"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  step-timeout:
+    runs-on: ubuntu-latest
+    steps:
+      - timeout-minutes: 0.05
+        run: bash -c 'sleep 300 & echo $! > {step_pid}; wait'
+      - if: always()
+        run: echo after-timeout
+  job-timeout:
+    runs-on: ubuntu-latest
+    timeout-minutes: 0.05
+    steps:
+      - run: bash -c 'sleep 300 & echo $! > {job_pid}; wait'
+      - run: echo never
+""",
+    )
+    done = run_cli(root, "-j", "2", timeout=60)
+    assert done.returncode == 1
+    assert "timed_out" in done.stdout
+    assert "after-timeout" in done.stdout
+    assert "[job-timeout/Run echo never]" not in done.stdout
+    assert "exceeded its timeout" in done.stdout
+    for pidfile in (step_pid, job_pid):
+        assert not alive(int(pidfile.read_text())), f"{pidfile.name}: the grandchild survived"
+
+
+def test_continue_on_error_and_status_functions(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  steps:
+    runs-on: ubuntu-latest
+    steps:
+      - id: flaky
+        continue-on-error: true
+        run: exit 3
+      - run: |
+          test "${{ steps.flaky.outcome }}" = failure
+          test "${{ steps.flaky.conclusion }}" = success
+      - id: broken
+        run: exit 4
+      - run: echo should-not-run
+      - if: failure()
+        run: echo failure-handler
+      - if: always()
+        run: echo always-handler
+      - if: success()
+        run: echo success-handler
+  allowed:
+    runs-on: ubuntu-latest
+    continue-on-error: ${{ true }}
+    steps: [{run: exit 1}]
+""",
+    )
+    done = run_cli(root)
+    out = done.stdout
+    assert done.returncode == 1
+    assert "should-not-run" not in out.replace("Run echo should-not-run", "")
+    assert "failure-handler" in out and "always-handler" in out
+    assert "[steps/Run echo success-handler]" not in out
+    assert "Process completed with exit code 4." in out
+    assert "failed (continue-on-error)" in out
+
+
+def test_unsupported_remote_action_fails_or_is_skipped(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v5
+      - run: echo done
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 1
+    assert "docker/build-push-action@v5 is not available offline" in done.stdout
+    skipped = run_cli(root, "--skip-unsupported")
+    assert skipped.returncode == 0, skipped.stdout
+    assert "done" in skipped.stdout
+
+
+def test_a_missing_interpreter_is_an_input_error_before_anything_runs(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    mark = tmp_path / "ran"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    steps: [{{run: touch {mark}}}]
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '3.99'}}
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 2
+    assert ".github/workflows/ci.yml:" in done.stderr
+    assert "3.99" in done.stderr and "not found" in done.stderr
+    assert "pyenv install 3.99" in done.stderr or "uv python install 3.99" in done.stderr
+    assert not mark.exists()
+
+
+def test_jobs_not_runnable_here_are_reported_and_strict_platforms_fails(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  linux: {runs-on: ubuntu-latest, steps: [{run: 'true'}]}
+  win: {runs-on: windows-latest, steps: [{run: 'true'}]}
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 0
+    assert "not run: no runner for windows-latest" in done.stdout
+    assert run_cli(root, "--strict-platforms").returncode == 1
+
+
+def test_job_selection_brings_what_it_needs(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  a: {runs-on: ubuntu-latest, steps: [{run: echo from-a}]}
+  b: {needs: a, runs-on: ubuntu-latest, steps: [{run: echo from-b}]}
+  c: {runs-on: ubuntu-latest, steps: [{run: echo from-c}]}
+""",
+    )
+    done = run_cli(root, "--job", "b")
+    assert done.returncode == 0
+    assert "from-a" in done.stdout and "from-b" in done.stdout
+    assert "from-c" not in done.stdout
+    wrong = run_cli(root, "--job", "nope")
+    assert wrong.returncode == 2 and "'nope' is not a job" in wrong.stderr
+
+
+def test_sigint_cancels_kills_every_process_and_runs_always_steps(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    pidfile, cleanup = tmp_path / "child.pid", tmp_path / "cleanup-ran"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: bash -c 'sleep 300 & echo $! > {pidfile}; wait'
+      - run: echo never
+      - if: always()
+        run: touch {cleanup}
+      - if: cancelled()
+        run: echo cancelled-handler
+""",
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("AMOSKYS_RUN_ID", None)
+    proc = subprocess.Popen(  # nosec B603
+        [sys.executable, "-m", "amoskys", "run", "--no-live"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(pidfile)
+        grandchild = int(pidfile.read_text())
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert not alive(grandchild)
+    assert cleanup.exists()
+    assert "cancelled-handler" in out
+    assert "Run echo never] never" not in out
+
+
+SECRET = "s3cr3t-Value/with+odd=chars&more"
+MULTILINE = "line-one-secret\nline-two-secret"
+
+
+def test_secrets_are_masked_in_everything_printed_or_written(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text("FROM_FILE=file-secret-value\n")
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  leak:
+    runs-on: ubuntu-latest
+    outputs:
+      out: ${{ steps.o.outputs.value }}
+    steps:
+      - id: o
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+          MULTI: ${{ secrets.MULTI }}
+        run: |
+          echo "plain $TOKEN"
+          echo "base64 $(printf '%s' "$TOKEN" | base64 -w0)"
+          echo "padded $(printf 'xy%s' "$TOKEN" | base64 -w0)"
+          echo "$MULTI"
+          printf 'split %s' "${TOKEN:0:9}"; sleep 0.3; printf '%s\\n' "${TOKEN:9}"
+          echo "file ${{ secrets.FROM_FILE }} env ${{ secrets.FROM_ENV }}"
+          echo "::add-mask::runtime-mask-value"
+          echo "later runtime-mask-value"
+          echo "value=$TOKEN" >> "$GITHUB_OUTPUT"
+          echo "summary $TOKEN" >> "$GITHUB_STEP_SUMMARY"
+          echo "::error file=a.py,line=1::bad $TOKEN"
+      - env: {TOKEN: "${{ secrets.TOKEN }}"}
+        shell: python
+        run: |
+          import json, os, urllib.parse
+          t = os.environ["TOKEN"]
+          print("url", urllib.parse.quote(t, safe=""))
+          print("json", json.dumps({"t": t + '"'}))
+      - run: |
+          cat <<'JSON'
+          ${{ toJSON(secrets) }}
+          JSON
+  after:
+    needs: leak
+    runs-on: ubuntu-latest
+    steps: [{run: 'echo "got ${{ needs.leak.outputs.out }}"'}]
+""",
+    )
+    done = run_cli(
+        root,
+        "--secret",
+        f"TOKEN={SECRET}",
+        "--secret",
+        f"MULTI={MULTILINE}",
+        "--secrets-file",
+        str(secrets_file),
+        env={"AMOSKYS_SECRET_FROM_ENV": "env-secret-value"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "plain ***" in done.stdout and "later ***" in done.stdout
+    assert "url ***" in done.stdout and "base64 ***" in done.stdout
+    forms = {
+        SECRET,
+        base64.b64encode(SECRET.encode()).decode(),
+        urllib.parse.quote(SECRET, safe=""),
+        json.dumps(SECRET)[1:-1],
+        "line-one-secret",
+        "line-two-secret",
+        "file-secret-value",
+        "env-secret-value",
+        "runtime-mask-value",
+    }
+    printed = done.stdout + done.stderr
+    written = b"".join(
+        path.read_bytes() for path in (root / ".amoskys").rglob("*") if path.is_file()
+    )
+    assert written, "the run wrote nothing under .amoskys/"
+    for form in forms:
+        assert form not in printed, f"{form!r} was printed"
+        assert form.encode() not in written, f"{form!r} was written under .amoskys/"
+
+
+def test_a_step_that_cannot_reach_the_network_says_so(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  audit:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Run online audit
+        shell: python
+        run: |
+          import socket
+          socket.create_connection(("audit-service.invalid", 443), timeout=5)
+      - name: Run second audit
+        run: echo never
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 1
+    assert "could not reach a network service it needs" in done.stdout
+    assert "[audit] failed (step 'Run online audit' failed: it could not reach" in done.stdout
+    assert "Run second audit] never" not in done.stdout
