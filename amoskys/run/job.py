@@ -147,6 +147,17 @@ def _number(value: Any, what: str) -> float | None:
         raise AmoskysError(f"{what} must be a number, got {value!r}") from None
 
 
+def continue_on_error(raw: bool | str, contexts: Mapping[str, Any]) -> bool:
+    """``continue-on-error`` of a job or step: a boolean or an expression that gives one."""
+    if isinstance(raw, bool):
+        return raw
+    try:
+        value = evaluate_value(str(raw), EvalContext(contexts))
+    except ExpressionError:
+        return False
+    return value is True or str(value).lower() == "true"
+
+
 class LocalJobExecutor:
     """Runs job instances on this machine."""
 
@@ -252,7 +263,9 @@ class LocalJobExecutor:
                 remove_workspace(temp)  # RUNNER_TEMP is emptied at the end of a job
         outputs = self._job_outputs(state, needs) if status is Status.SUCCESS else {}
         conclusion = status
-        if status.is_failure and self._continue_on_error(inst, needs, state):
+        if status.is_failure and continue_on_error(
+            inst.job.continue_on_error, self._contexts(state, needs, {})
+        ):
             conclusion = Status.SUCCESS
         return JobRun(
             key=inst.key,
@@ -268,19 +281,6 @@ class LocalJobExecutor:
             finished=time.time(),
             runner="local",
         )
-
-    def _continue_on_error(
-        self, inst: JobInstance, needs: Mapping[str, Any], state: JobState
-    ) -> bool:
-        raw = inst.job.continue_on_error
-        if isinstance(raw, bool):
-            return raw
-        ctx = EvalContext(contexts=self._contexts(state, needs, {}))
-        try:
-            value = evaluate_value(str(raw), ctx)
-        except ExpressionError:
-            return False
-        return value is True or str(value).lower() == "true"
 
     def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         contexts = self._contexts(state, needs, state.env)
@@ -439,7 +439,7 @@ class LocalJobExecutor:
         contexts: dict[str, Any] | None = None,
     ) -> StepRun:
         conclusion = outcome
-        if outcome.is_failure and self._step_continue(step, contexts):
+        if outcome.is_failure and continue_on_error(step.continue_on_error, contexts or {}):
             conclusion = Status.SUCCESS
         if conclusion.is_failure:
             state.failed = True
@@ -463,16 +463,6 @@ class LocalJobExecutor:
         )
         self.reporter.step_finished(state.inst, result)
         return result
-
-    def _step_continue(self, step: Step, contexts: dict[str, Any] | None) -> bool:
-        raw = step.continue_on_error
-        if isinstance(raw, bool):
-            return raw
-        try:
-            value = evaluate_value(str(raw), EvalContext(contexts or {}))
-        except ExpressionError:
-            return False
-        return value is True or str(value).lower() == "true"
 
     def _execute_step(
         self,
