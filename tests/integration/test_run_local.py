@@ -46,11 +46,13 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_for(path: Path, seconds: float = 30) -> None:
+def wait_for(path: Path, seconds: float = 30) -> str:
+    """The file's first complete line, once a writer has finished it."""
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not (path.exists() and path.read_text().endswith("\n")):
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
+    return path.read_text().splitlines()[0]
 
 
 def test_needs_order_outputs_env_files_and_python_shell(make_repo: Repo) -> None:
@@ -382,8 +384,7 @@ jobs:
         text=True,
     )
     try:
-        wait_for(pidfile)
-        grandchild = int(pidfile.read_text())
+        grandchild = int(wait_for(pidfile))
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
