@@ -119,5 +119,5 @@ def github_context(event: Event, facts: RepoFacts) -> dict[str, Any]:
         "workflow": "",
         "job": "",
         "action": "",
-        "token": "",  # nosec B105 - no token locally; steps get none
+        "token": "",  # no token locally; steps get none  # nosec B105
     }

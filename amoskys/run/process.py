@@ -20,7 +20,7 @@ import queue
 import shlex
 import shutil
 import signal
-import subprocess  # nosec B404 - this module is the project's one process launcher
+import subprocess  # this module is the project's one process launcher  # nosec B404
 import sys
 import threading
 import time
@@ -239,7 +239,7 @@ class _Stream:
         self._on_line = on_line
         self._chunks: queue.Queue[bytes | None] = queue.Queue()
         self._abandoned = threading.Event()
-        assert proc.stdout is not None  # nosec B101 - started with stdout=PIPE
+        assert proc.stdout is not None  # started with stdout=PIPE  # nosec B101
         reader = threading.Thread(
             target=self._read,
             args=(proc.stdout,),
@@ -362,7 +362,7 @@ def _spawn(
     """Start ``command`` as the leader of a new process group and register it."""
     try:
         with _live_lock:
-            proc = subprocess.Popen(  # nosec B603 - argv list, no shell
+            proc = subprocess.Popen(  # argv list, no shell  # nosec B603
                 command,
                 cwd=cwd,
                 env=dict(env),
@@ -420,7 +420,7 @@ def _group_exists(pgid: int) -> bool:
 def _taskkill(pid: int) -> bool:
     """Windows: end ``pid`` and its descendants."""
     try:
-        done = subprocess.run(  # nosec B603 B607 - fixed argv
+        done = subprocess.run(  # fixed argv  # nosec B603 B607
             ["taskkill", "/T", "/F", "/PID", str(pid)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -127,7 +127,7 @@ def write_script(
     with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
         handle.write(text)
     if not is_windows(platform):
-        os.chmod(name, 0o700)  # nosec B103 - owner only; a `{0} args` template executes it
+        os.chmod(name, 0o700)  # owner only; a `{0} args` template executes it  # nosec B103
     return Path(name)
 
 

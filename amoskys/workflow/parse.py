@@ -505,7 +505,7 @@ def _defaults(r: _Reader, value: Any, path: YamlPath, context: str | None) -> Ru
     if shell is not None:
         _check_shell(r, shell, run_path + ("shell",))
     workdir = r.text(run.get("working-directory"), run_path + ("working-directory",), context)
-    return RunDefaults(shell=shell, working_directory=workdir)  # nosec B604 - data, not a call
+    return RunDefaults(shell=shell, working_directory=workdir)  # data, not a call  # nosec B604
 
 
 def _check_shell(r: _Reader, shell: str, path: YamlPath) -> None:
@@ -1318,7 +1318,7 @@ def _step(r: _Reader, body: Any, path: YamlPath, index: int, rules: _StepRules) 
         uses=uses,
         with_=_with(r, body["with"], path + ("with",), ctx["with"]) if "with" in body else {},
         run=run,
-        shell=shell,  # nosec B604 - a field of the model, not a call
+        shell=shell,  # a field of the model, not a call  # nosec B604
         env=r.env(body["env"], path + ("env",), ctx["env"]) if "env" in body else {},
         working_directory=r.text(
             body.get("working-directory"), path + ("working-directory",), ctx["working-directory"]
