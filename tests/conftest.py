@@ -3,15 +3,11 @@ repository's own ``.amoskys/`` folder: tests work in temporary folders only."""
 
 from __future__ import annotations
 
-import os
-import subprocess  # nosec B404 - tests drive real git and the real CLI
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("AMOSKYS_SHARED", REPO.parent / "shared"))
+from amoskys_testing import REPO, git
 
 
 def _snapshot(folder: Path) -> dict[str, float]:
@@ -33,23 +29,6 @@ def _guard_home_and_state(
     touched = sorted(p.relative_to(home).as_posix() for p in home.rglob("*"))
     assert not touched, f"the test wrote to $HOME: {touched[:5]}"
     assert _snapshot(state) == before, "the test wrote to the repository's own .amoskys/"
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` with a fixed identity; return stdout."""
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    done = subprocess.run(  # nosec B603 B607
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    )
-    return done.stdout
 
 
 @pytest.fixture

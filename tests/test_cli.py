@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED
+from amoskys_testing import REPO, SHARED
 
 import amoskys.cli
 

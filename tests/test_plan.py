@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from amoskys_testing import SHARED
 
 from amoskys.errors import Location, WorkflowError
 from amoskys.model import InputSpec, Job, Matrix, RunsOn, Strategy, Trigger, Workflow

@@ -13,7 +13,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Callable
 
-from conftest import REPO
+from amoskys_testing import REPO
 
 Repo = Callable[..., Path]
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
+from amoskys_testing import git
 
 from amoskys.errors import AmoskysError
 from amoskys.run.workspace import (
