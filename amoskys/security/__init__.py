@@ -1,0 +1,1 @@
+"""Security scanning that works offline: OSV vulnerability matching and secret detection."""
