@@ -1,0 +1,455 @@
+"""The history store: :func:`open_store` and :class:`Store`, the one way in and out.
+
+The database is SQLite at ``<state>/amoskys.db`` unless ``AMOSKYS_DATABASE_URL`` (or ``url``)
+names another (PostgreSQL). Opening it migrates it to this Amoskys's schema; a database
+from a newer Amoskys is refused. Every method is one transaction, retried while the
+database is busy (see :mod:`amoskys.store.engine`).
+
+Summary columns on ``runs`` and the ``durations`` histograms are maintained by the same
+transaction that writes what they summarise (:mod:`amoskys.store.writes`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+import sqlalchemy as sa
+
+from amoskys.errors import AmoskysError
+from amoskys.store import migrate, reads, stats, writes
+from amoskys.store.engine import Database, server_database, sqlite_database, transaction
+from amoskys.store.records import (
+    ArtifactRecord,
+    Metric,
+    RunDetail,
+    RunRecord,
+    Stats,
+    TestCaseResult,
+)
+from amoskys.store.schema import artifacts, findings, job_runs, logs, metrics, runs, step_runs
+
+T = TypeVar("T")
+
+DATABASE_FILE = "amoskys.db"
+URL_VARIABLE = "AMOSKYS_DATABASE_URL"
+
+
+def open_store(state_dir: Path, url: str | None = None) -> Store:
+    """Open (creating or migrating) the history database; see the module docstring."""
+    url = url or os.environ.get(URL_VARIABLE) or None
+    if url:
+        database = server_database(url)
+    else:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        database = sqlite_database(state_dir / DATABASE_FILE)
+    store = Store(database)
+    try:
+        store.migration = store._migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+class Store:
+    """Runs, jobs, steps, logs, artifacts, test results and metrics, written and read."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.migration: migrate.Migration | None = None
+
+    @property
+    def where(self) -> str:
+        """The database's file or URL (without password), for messages."""
+        return self.database.where
+
+    def close(self) -> None:
+        """Release every connection (the file stays as it is)."""
+        self.database.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _write(self, work: Callable[[sa.Connection], T]) -> T:
+        return transaction(self.database, work, write=True)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        return transaction(self.database, work, write=False)
+
+    def _migrate(self) -> migrate.Migration:
+        """Bring the database to head; what a user can get wrong becomes an AmoskysError
+        (unreachable server, a file that is not a database)."""
+        sqlite_file = self.database.sqlite_file
+        existed = bool(sqlite_file and sqlite_file.exists() and sqlite_file.stat().st_size)
+        backup_of = sqlite_file if existed else None
+        try:
+            return transaction(
+                self.database,
+                lambda c: migrate.upgrade(c, where=self.where, sqlite_file=backup_of),
+                write=True,
+                foreign_keys=False,
+            )
+        except sa.exc.OperationalError as exc:
+            raise AmoskysError(
+                f"cannot use the history database {self.where}: {_first_line(exc.orig)}",
+                hint="check AMOSKYS_DATABASE_URL, or that the file is an Amoskys database",
+            ) from None
+        except sa.exc.DatabaseError as exc:
+            if "not a database" not in str(exc.orig):
+                raise
+            raise AmoskysError(
+                f"{self.where} is not a SQLite database",
+                hint="move it away; Amoskys will start a new history",
+            ) from None
+
+    # -- writing runs, jobs and steps -----------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        workflow: str,
+        trigger: str,
+        event: str,
+        ref: str,
+        branch: str,
+        sha: str,
+        actor: str,
+        workflow_sha256: str,
+        started: float,
+        run_dir: str,
+    ) -> int:
+        """A new run in status ``running``, owned by this process on this host."""
+        values = dict(
+            workflow=workflow,
+            trigger=trigger,
+            event=event,
+            ref=ref,
+            branch=branch,
+            sha=sha,
+            actor=actor,
+            workflow_sha256=workflow_sha256,
+            status="running",
+            started=started,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            run_dir=run_dir,
+        )
+        return self._write(lambda c: writes.insert_row(c, runs, values))
+
+    def finish_run(self, run_id: int, *, status: str, finished: float) -> None:
+        """Record the run's final status and end time."""
+        update = runs.update().where(runs.c.id == run_id)
+        self._write(lambda c: c.execute(update.values(status=status, finished=finished)))
+
+    def start_job(
+        self,
+        run_id: int,
+        *,
+        key: str,
+        name: str,
+        job_id: str,
+        matrix: Mapping[str, Any],
+        runner: str,
+        started: float,
+    ) -> int:
+        """A job instance that starts running now."""
+        values = writes.job_values(run_id, key, name, job_id, matrix, runner)
+        values.update(status="running", started=started)
+        return self._write(lambda c: writes.add_job(c, run_id, values))
+
+    def finish_job(
+        self, job_run_id: int, *, status: str, conclusion: str, reason: str, finished: float
+    ) -> None:
+        """Record how a job instance ended (its duration is counted once, on the first
+        call: finishing a job twice does not count it twice)."""
+        was = sa.select(job_runs.c.status).where(job_runs.c.id == job_run_id)
+
+        def work(connection: sa.Connection) -> None:
+            run_id = writes.run_of_job(connection, job_run_id)
+            first_end = connection.execute(was).scalar() == "running"
+            connection.execute(
+                job_runs.update()
+                .where(job_runs.c.id == job_run_id)
+                .values(status=status, conclusion=conclusion, reason=reason, finished=finished)
+            )
+            if first_end:
+                writes.count_job(connection, run_id, job_run_id)
+            writes.refresh_jobs(connection, run_id)
+
+        self._write(work)
+
+    def record_job(
+        self,
+        run_id: int,
+        *,
+        key: str,
+        name: str,
+        job_id: str,
+        matrix: Mapping[str, Any],
+        runner: str,
+        status: str,
+        conclusion: str | None,
+        reason: str,
+        started: float | None,
+        finished: float | None,
+    ) -> int:
+        """A job instance recorded whole: one that never ran (skipped, not run, cancelled
+        before it started), or one whose start and end are known at once."""
+        values = writes.job_values(run_id, key, name, job_id, matrix, runner)
+        values.update(
+            status=status, conclusion=conclusion, reason=reason, started=started, finished=finished
+        )
+
+        def work(connection: sa.Connection) -> int:
+            job_run_id = writes.add_job(connection, run_id, values)
+            writes.count_job(connection, run_id, job_run_id)
+            return job_run_id
+
+        return self._write(work)
+
+    def start_step(
+        self,
+        job_run_id: int,
+        *,
+        index: int,
+        name: str,
+        step_id: str | None,
+        started: float,
+        log_path: str | None,
+    ) -> int:
+        """A step that starts now; its log (if any) is indexed at ``log_path``."""
+        values = dict(
+            job_run_id=job_run_id, index=index, name=name, step_id=step_id, started=started
+        )
+
+        def work(connection: sa.Connection) -> int:
+            step_run_id = writes.insert_row(connection, step_runs, values)
+            if log_path is not None:
+                connection.execute(logs.insert().values(step_run_id=step_run_id, path=log_path))
+            return step_run_id
+
+        return self._write(work)
+
+    def finish_step(
+        self,
+        step_run_id: int,
+        *,
+        outcome: str,
+        conclusion: str,
+        exit_code: int | None,
+        finished: float,
+        log_lines: int,
+        log_bytes: int,
+    ) -> None:
+        """Record how a step ended and how long its log became."""
+        step = step_runs.update().where(step_runs.c.id == step_run_id)
+        log = logs.update().where(logs.c.step_run_id == step_run_id)
+
+        def work(connection: sa.Connection) -> None:
+            connection.execute(
+                step.values(
+                    outcome=outcome, conclusion=conclusion, exit_code=exit_code, finished=finished
+                )
+            )
+            connection.execute(log.values(lines=log_lines, bytes=log_bytes))
+
+        self._write(work)
+
+    # -- writing results ------------------------------------------------------------------
+
+    def add_artifact(
+        self, run_id: int, record: ArtifactRecord, job_run_id: int | None = None
+    ) -> None:
+        """Index an artifact stored under the run's folder."""
+        values = dict(
+            run_id=run_id,
+            job_run_id=job_run_id,
+            name=record.name,
+            size=record.size,
+            sha256=record.sha256,
+            path=record.path,
+        )
+        self._write(lambda c: c.execute(artifacts.insert().values(values)))
+
+    def add_test_results(self, job_run_id: int, results: Sequence[TestCaseResult]) -> None:
+        """Store a job instance's test cases (one bulk insert)."""
+        if not results:
+            return
+        self._write(lambda c: writes.add_tests(c, job_run_id, results))
+
+    def add_metrics(
+        self, run_id: int, metrics_: Sequence[Metric], job_run_id: int | None = None
+    ) -> None:
+        """Store numbers measured for a run, or for one of its job instances."""
+        if not metrics_:
+            return
+        rows = [
+            dict(
+                run_id=run_id,
+                job_run_id=job_run_id,
+                name=m.name,
+                value=m.value,
+                unit=m.unit,
+                scope=m.scope,
+            )
+            for m in metrics_
+        ]
+
+        def work(connection: sa.Connection) -> None:
+            writes.lock_run(connection, run_id)
+            connection.execute(metrics.insert(), rows)
+            if any(m.name == writes.COVERAGE for m in metrics_):
+                writes.refresh_coverage(connection, run_id)
+
+        self._write(work)
+
+    def add_findings(
+        self,
+        run_id: int,
+        items: Sequence[Mapping[str, Any]],
+        job_run_id: int | None = None,
+    ) -> None:
+        """Store findings (as ``amoskys lint``/``security-scan`` report them in JSON)."""
+        if not items:
+            return
+
+        def text(item: Mapping[str, Any], key: str) -> str:
+            value = item.get(key)
+            return "" if value is None else str(value)
+
+        def number(item: Mapping[str, Any], key: str) -> int | None:
+            value = item.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        rows = [
+            dict(
+                run_id=run_id,
+                job_run_id=job_run_id,
+                tool=text(item, "tool"),
+                rule=text(item, "rule"),
+                severity=text(item, "severity"),
+                file=item.get("file") if isinstance(item.get("file"), str) else None,
+                line=number(item, "line"),
+                col=number(item, "column"),
+                message=text(item, "message"),
+                fingerprint=text(item, "fingerprint"),
+                suppressed=bool(item.get("suppressed")),
+                suppress_reason=text(item, "suppress_reason"),
+            )
+            for item in items
+        ]
+
+        def work(connection: sa.Connection) -> None:
+            writes.lock_run(connection, run_id)
+            connection.execute(findings.insert(), rows)
+
+        self._write(work)
+
+    def count_findings(self, run_id: int) -> dict[str, int]:
+        """Unsuppressed findings of a run by tool."""
+        query = (
+            sa.select(findings.c.tool, sa.func.count())
+            .where(findings.c.run_id == run_id, findings.c.suppressed == sa.false())
+            .group_by(findings.c.tool)
+        )
+        return {str(tool): int(n) for tool, n in self._read(lambda c: list(c.execute(query)))}
+
+    def mark_interrupted(self) -> list[int]:
+        """Runs left ``running`` by a process of this host that is gone: mark them (and their
+        running jobs and steps) ``interrupted``, ended now. Returns their ids."""
+        host = socket.gethostname()
+        query = sa.select(runs.c.id, runs.c.pid).where(
+            runs.c.status == "running", runs.c.host == host
+        )
+        candidates = self._read(lambda c: c.execute(query).all())
+        dead = sorted(run_id for run_id, pid in candidates if not writes.pid_alive(pid))
+        if dead:
+            self._write(lambda c: writes.interrupt(c, dead, time.time()))
+        return dead
+
+    # -- reading --------------------------------------------------------------------------
+
+    def list_runs(
+        self, *, limit: int = 20, status: str | None = None, branch: str | None = None
+    ) -> list[RunRecord]:
+        """The newest runs first (optionally of one status and/or branch)."""
+        query = sa.select(*reads.RUN_COLUMNS).order_by(runs.c.started.desc(), runs.c.id.desc())
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        if branch is not None:
+            query = query.where(runs.c.branch == branch)
+        query = query.limit(max(0, limit))
+        return self._read(lambda c: [reads.run_record(row._mapping) for row in c.execute(query)])
+
+    def resolve_run(self, ref: str) -> int:
+        """A run id from what a user typed: a number (``12`` or ``#12``) or ``last``."""
+        text = ref.strip().lstrip("#")
+        if text.lower() in ("last", "latest"):
+            query = sa.select(runs.c.id).order_by(runs.c.started.desc(), runs.c.id.desc())
+            found = self._read(lambda c: c.execute(query.limit(1)).scalar())
+            if found is None:
+                raise AmoskysError("no run is recorded yet", hint="start one with `amoskys run`")
+            return int(found)
+        if not text.isdigit():
+            raise AmoskysError(
+                f"{ref!r} is not a run", hint="give a run number from `amoskys runs` or 'last'"
+            )
+        run_id = int(text)
+        query = sa.select(runs.c.id).where(runs.c.id == run_id)
+        if self._read(lambda c: c.execute(query).scalar()) is None:
+            raise AmoskysError(f"there is no run {run_id}", hint="`amoskys runs` lists them")
+        return run_id
+
+    def get_run(self, run_id: int) -> RunDetail:
+        """One run with its jobs (in start order), their steps, tests (failures first) and
+        metrics, the run's own metrics and its artifacts."""
+        return self._read(lambda c: reads.run_detail(c, run_id))
+
+    def stats(self, *, since: float, workflow: str | None = None) -> Stats:
+        """Pipeline metrics for runs started at ``since`` or later (see :mod:`.stats`)."""
+        return self._read(lambda c: stats.compute(c, since=since, workflow=workflow))
+
+    # -- garbage collection ---------------------------------------------------------------
+
+    def runs_older_than(self, *, keep_days: int, keep_runs: int) -> list[tuple[int, str]]:
+        """(run id, run folder) of finished runs whose logs and artifacts may go: started
+        more than ``keep_days`` ago and not among the newest ``keep_runs``; oldest first.
+        Runs already let go (:meth:`forget_details`) are not listed again."""
+        cutoff = time.time() - keep_days * 86_400
+        newest = (
+            sa.select(runs.c.id)
+            .order_by(runs.c.started.desc(), runs.c.id.desc())
+            .limit(max(0, keep_runs))
+        )
+        query = (
+            sa.select(runs.c.id, runs.c.run_dir)
+            .where(
+                runs.c.started < cutoff,
+                runs.c.status != "running",
+                runs.c.forgotten.is_(None),
+                runs.c.id.not_in(newest.scalar_subquery()),
+            )
+            .order_by(runs.c.started, runs.c.id)
+        )
+        return self._read(lambda c: [(int(i), str(d)) for i, d in c.execute(query)])
+
+    def forget_details(self, run_ids: Sequence[int]) -> None:
+        """Drop the log index and artifact rows of these runs (their files are the caller's
+        to delete). Runs, jobs, steps, test results and metrics stay."""
+        ids = list(run_ids)
+        if ids:
+            self._write(lambda c: writes.forget(c, ids, time.time()))
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip()
+    return text.splitlines()[0] if text else "unknown error"

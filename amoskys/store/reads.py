@@ -1,0 +1,172 @@
+"""The read side's helpers: rows out as the frozen records of :mod:`amoskys.store.records`.
+
+One run's detail is read in six queries whatever its size (run, jobs, steps with their log
+index, tests, metrics, artifacts): never one query per job.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from amoskys.errors import AmoskysError
+from amoskys.store.records import (
+    ArtifactRecord,
+    JobRecord,
+    Metric,
+    RunDetail,
+    RunRecord,
+    StepRecord,
+    TestCaseResult,
+)
+from amoskys.store.schema import (
+    artifacts,
+    job_runs,
+    logs,
+    metrics,
+    runs,
+    step_runs,
+    test_cases,
+    test_results,
+)
+
+RUN_COLUMNS = (
+    runs.c.id,
+    runs.c.workflow,
+    runs.c.trigger,
+    runs.c.event,
+    runs.c.ref,
+    runs.c.branch,
+    runs.c.sha,
+    runs.c.actor,
+    runs.c.workflow_sha256,
+    runs.c.status,
+    runs.c.started,
+    runs.c.finished,
+    runs.c.jobs_total,
+    runs.c.jobs_failed,
+)
+
+
+def run_record(row: Mapping[Any, Any]) -> RunRecord:
+    return RunRecord(**row)
+
+
+def run_detail(connection: sa.Connection, run_id: int) -> RunDetail:
+    head = connection.execute(
+        sa.select(*RUN_COLUMNS, runs.c.run_dir).where(runs.c.id == run_id)
+    ).one_or_none()
+    if head is None:
+        raise AmoskysError(f"there is no run {run_id}", hint="`amoskys runs` lists them")
+    fields = head._asdict()
+    run_dir = fields.pop("run_dir")
+    steps = _steps_of(connection, run_id)
+    tests = _tests_of(connection, run_id)
+    job_metrics, run_metrics = _metrics_of(connection, run_id)
+    in_start_order = (
+        sa.select(job_runs)
+        .where(job_runs.c.run_id == run_id)
+        .order_by(job_runs.c.started.asc().nulls_last(), job_runs.c.id)
+    )
+    jobs = [
+        _job_record(
+            row._mapping,
+            steps.get(row.id, ()),
+            tests.get(row.id, ()),
+            job_metrics.get(row.id, ()),
+        )
+        for row in connection.execute(in_start_order)
+    ]
+    found = connection.execute(
+        sa.select(artifacts.c.name, artifacts.c.size, artifacts.c.sha256, artifacts.c.path)
+        .where(artifacts.c.run_id == run_id)
+        .order_by(artifacts.c.id)
+    )
+    return RunDetail(
+        run=RunRecord(**fields),
+        jobs=tuple(jobs),
+        metrics=tuple(run_metrics),
+        artifacts=tuple(ArtifactRecord(**row._asdict()) for row in found),
+        run_dir=run_dir,
+    )
+
+
+def _job_record(
+    row: Mapping[Any, Any],
+    steps: Sequence[StepRecord],
+    tests: Sequence[TestCaseResult],
+    metrics_: Sequence[Metric],
+) -> JobRecord:
+    fields = {k: v for k, v in row.items() if k != "run_id"}
+    return JobRecord(
+        **{**fields, "matrix": json.loads(fields["matrix"])},
+        steps=tuple(steps),
+        tests=tuple(tests),
+        metrics=tuple(metrics_),
+    )
+
+
+def _steps_of(connection: sa.Connection, run_id: int) -> dict[int, list[StepRecord]]:
+    query = (
+        sa.select(step_runs, logs.c.path, logs.c.lines)
+        .join(job_runs, job_runs.c.id == step_runs.c.job_run_id)
+        .outerjoin(logs, logs.c.step_run_id == step_runs.c.id)
+        .where(job_runs.c.run_id == run_id)
+        .order_by(step_runs.c.job_run_id, step_runs.c["index"], step_runs.c.id)
+    )
+    found: dict[int, list[StepRecord]] = {}
+    for row in connection.execute(query):
+        fields = dict(row._mapping)
+        job_run_id = fields.pop("job_run_id")
+        fields["log_path"] = fields.pop("path")
+        fields["log_lines"] = fields.pop("lines") or 0
+        found.setdefault(job_run_id, []).append(StepRecord(**fields))
+    return found
+
+
+def _tests_of(connection: sa.Connection, run_id: int) -> dict[int, list[TestCaseResult]]:
+    failed_first = sa.case((test_results.c.outcome.in_(("failed", "error")), 0), else_=1)
+    query = (
+        sa.select(
+            test_results.c.job_run_id,
+            test_cases.c.test_id,
+            test_cases.c.file,
+            test_cases.c.name,
+            test_cases.c.classname,
+            test_results.c.outcome,
+            test_results.c.duration,
+            test_results.c.message,
+        )
+        .join(test_cases, test_cases.c.id == test_results.c.case_id)
+        .join(job_runs, job_runs.c.id == test_results.c.job_run_id)
+        .where(job_runs.c.run_id == run_id)
+        .order_by(test_results.c.job_run_id, failed_first, test_results.c.id)
+    )
+    found: dict[int, list[TestCaseResult]] = {}
+    for row in connection.execute(query):
+        fields = row._asdict()
+        found.setdefault(fields.pop("job_run_id"), []).append(TestCaseResult(**fields))
+    return found
+
+
+def _metrics_of(
+    connection: sa.Connection, run_id: int
+) -> tuple[dict[int, list[Metric]], list[Metric]]:
+    query = (
+        sa.select(
+            metrics.c.job_run_id, metrics.c.name, metrics.c.value, metrics.c.unit, metrics.c.scope
+        )
+        .where(metrics.c.run_id == run_id)
+        .order_by(metrics.c.id)
+    )
+    of_jobs: dict[int, list[Metric]] = {}
+    of_run: list[Metric] = []
+    for job_run_id, name, value, unit, scope in connection.execute(query):
+        metric = Metric(name=name, value=value, unit=unit, scope=scope)
+        if job_run_id is None:
+            of_run.append(metric)
+        else:
+            of_jobs.setdefault(job_run_id, []).append(metric)
+    return of_jobs, of_run
