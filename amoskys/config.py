@@ -19,6 +19,7 @@ class Config:
 
     runner_labels: tuple[str, ...] = ()  # [tool.amoskys.runners] labels = [...]
     pass_env: tuple[str, ...] = ()  # [tool.amoskys] pass-env = [...]
+    pytest_probe: bool = True  # [tool.amoskys] pytest-probe = false leaves pytest alone
     raw: dict[str, Any] | None = None
 
 
@@ -60,4 +61,9 @@ def load_config(root: Path) -> Config:
             hint='write [tool.amoskys.runners] labels = ["self-hosted"]',
         )
     pass_env = _string_list(section.get("pass-env", []), where, "tool.amoskys.pass-env")
-    return Config(runner_labels=labels, pass_env=pass_env, raw=section)
+    probe = section.get("pytest-probe", True)
+    if not isinstance(probe, bool):
+        raise ConfigError(
+            f"tool.amoskys.pytest-probe must be true or false, got {probe!r}", location=where
+        )
+    return Config(runner_labels=labels, pass_env=pass_env, pytest_probe=probe, raw=section)

@@ -8,6 +8,7 @@ GitHub's environment files, workflow commands, ``if:`` and status functions,
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -18,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from amoskys.collect import CollectWarning
+from amoskys.collect.discover import find_probe_reports, find_reports
+from amoskys.collect.reports import collect_reports
 from amoskys.errors import AmoskysError, ExpressionError
 from amoskys.model import CompositeAction, JobRun, Status, Step, StepRun, Workflow
 from amoskys.plan import JobInstance
@@ -37,6 +41,8 @@ from amoskys.run.masking import Masker
 from amoskys.run.process import kill_process_group, run_process
 from amoskys.run.shells import shell_command, write_script
 from amoskys.run.workspace import create_workspace, remove_workspace
+from amoskys.store.logs import LogWriter
+from amoskys.store.records import Metric, TestCaseResult
 from amoskys.workflow.expressions import (
     EvalContext,
     StatusState,
@@ -52,13 +58,27 @@ MINUTE = 60.0
 class RunReporter(Protocol):
     """Where the live view (or plain log lines) learn what happens inside jobs."""
 
-    def step_started(self, inst: JobInstance, index: int, name: str) -> None: ...
+    def step_started(
+        self, inst: JobInstance, index: int, name: str, log_path: Path | None = None
+    ) -> None: ...
 
     def step_line(self, inst: JobInstance, name: str, text: str) -> None: ...
+
+    def step_log_size(self, inst: JobInstance, index: int, lines: int, size: int) -> None: ...
 
     def step_finished(self, inst: JobInstance, step: StepRun) -> None: ...
 
     def annotation(self, inst: JobInstance, note: Annotation) -> None: ...
+
+    def job_collected(
+        self,
+        inst: JobInstance,
+        tests: Sequence[TestCaseResult],
+        metrics: Sequence[Metric],
+        warnings: Sequence[CollectWarning],
+    ) -> None: ...
+
+    def job_findings(self, inst: JobInstance, findings: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,10 +98,19 @@ class RunSettings:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     skip_unsupported: bool = False
     keep: bool = False
+    probe_dir: Path | None = None  # holds amoskys_pytest_probe.py; None: pytest is left alone
 
     @property
     def workspaces_dir(self) -> Path:
         return self.root / ".amoskys" / "workspaces" / self.run_id
+
+    def results_file(self, inst: JobInstance) -> Path:
+        """Where ``amoskys lint``/``security-scan``/``test`` in a step append their results."""
+        return self.run_dir / "results" / f"{slug(inst.name)}.jsonl"
+
+    def reports_dir(self, inst: JobInstance) -> Path:
+        """Where the pytest probe of ``inst``'s steps writes JUnit XML and coverage."""
+        return self.run_dir / "reports" / slug(inst.name)
 
     @property
     def logs_dir(self) -> Path:
@@ -109,6 +138,12 @@ class JobState:
     cancelled: bool = False
     posts: list[Callable[[], None]] = field(default_factory=list)
     process_groups: list[int] = field(default_factory=list)  # killed when the job ends
+    executed: int = 0  # steps seen so far, composite actions' inner steps included
+
+    def next_index(self) -> int:
+        """A 1-based number for each step the job meets, unique within the job."""
+        self.executed += 1
+        return self.executed
 
 
 @dataclass
@@ -145,6 +180,33 @@ def _number(value: Any, what: str) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         raise AmoskysError(f"{what} must be a number, got {value!r}") from None
+
+
+def read_results(path: Path) -> tuple[list[dict[str, Any]], list[Metric]]:
+    """Findings and metrics that check commands appended to ``$AMOSKYS_RESULTS``."""
+    findings: list[dict[str, Any]] = []
+    metrics: list[Metric] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return findings, metrics
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue  # a torn last line of a killed step
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "finding":
+            findings.append(item)
+        elif item.get("type") == "metric" and isinstance(item.get("value"), (int, float)):
+            metrics.append(
+                Metric(str(item.get("name")), float(item["value"]), str(item.get("unit", "")))
+            )
+        elif item.get("type") == "gate":
+            name = f"gate.{item.get('command')}.{item.get('name')}"
+            metrics.append(Metric(name, 1.0 if item.get("passed") else 0.0, "pass"))
+    return findings, metrics
 
 
 def continue_on_error(raw: bool | str, contexts: Mapping[str, Any]) -> bool:
@@ -252,6 +314,7 @@ class LocalJobExecutor:
             temp.mkdir(parents=True, exist_ok=True)
             state.tool_cache.mkdir(parents=True, exist_ok=True)
             status, reason = self._run_steps(state, needs, cancel, steps)
+            self._collect(state)
         except AmoskysError as err:
             status, reason = Status.FAILURE, str(err)
             self.reporter.step_line(inst, "set up job", self.masker.mask(reason))
@@ -281,6 +344,20 @@ class LocalJobExecutor:
             finished=time.time(),
             runner="local",
         )
+
+    def _collect(self, state: JobState) -> None:
+        """Test results and coverage from the probe's reports and the job's workspace."""
+        reports, warnings = find_probe_reports(self.settings.reports_dir(state.inst))
+        seen = {path.resolve() for path in reports}
+        for path in find_reports(state.workspace):
+            if path.resolve() not in seen:
+                reports.append(path)
+        tests, metrics, more = collect_reports(reports, root=state.workspace)
+        warnings.extend(more)
+        findings, extra = read_results(self.settings.results_file(state.inst))
+        self.reporter.job_collected(state.inst, tests, [*metrics, *extra], warnings)
+        if findings:
+            self.reporter.job_findings(state.inst, findings)
 
     def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         contexts = self._contexts(state, needs, state.env)
@@ -327,9 +404,7 @@ class LocalJobExecutor:
         for step in job.steps:
             if time.monotonic() >= deadline:
                 timed_out = True
-            result = self._run_step(
-                state, step, needs, job_env, cancel, deadline, index=len(out) + 1
-            )
+            result = self._run_step(state, step, needs, job_env, cancel, deadline)
             out.append(result)
             if result.outcome is Status.TIMED_OUT and time.monotonic() >= deadline:
                 timed_out = True
@@ -364,12 +439,12 @@ class LocalJobExecutor:
         cancel: threading.Event,
         deadline: float,
         *,
-        index: int,
         inputs: Mapping[str, Any] | None = None,
         steps_ctx: dict[str, dict[str, Any]] | None = None,
         action_dir: Path | None = None,
     ) -> StepRun:
         inst = state.inst
+        index = state.next_index()
         scope_steps = state.steps if steps_ctx is None else steps_ctx
         env: dict[str, str] = {**job_env, **state.env}
         contexts = self._contexts(state, needs, env, inputs=inputs, steps=scope_steps)
@@ -384,36 +459,36 @@ class LocalJobExecutor:
                 run_it = False
         except ExpressionError as err:
             return self._finish_step(
-                state, step, name, Status.FAILURE, None, time.time(), str(err), scope_steps
+                state, step, index, name, Status.FAILURE, None, time.time(), str(err), scope_steps
             )
         if not run_it:
             return self._finish_step(
-                state, step, name, Status.SKIPPED, None, time.time(), "", scope_steps
+                state, step, index, name, Status.SKIPPED, None, time.time(), "", scope_steps
             )
         started = time.time()
-        self.reporter.step_started(inst, index, name)
         log_path = self.settings.logs_dir / slug(inst.name) / f"{index:02d}-{slug(name)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with log_path.open("a", encoding="utf-8") as log_file:
+        self.reporter.step_started(inst, index, name, log_path)
+        with LogWriter(log_path) as writer:
 
-                def log(text: str) -> None:
-                    masked = self.masker.mask(text)
-                    log_file.write(masked + "\n")
-                    log_file.flush()
-                    self.reporter.step_line(inst, name, masked)
+            def log(text: str) -> None:
+                masked = self.masker.mask(text)
+                writer.write_line(masked)
+                self.reporter.step_line(inst, name, masked)
 
+            try:
                 outcome, exit_code, message, outputs = self._execute_step(
                     state, step, contexts, env, cancel, deadline, log, action_dir
                 )
-                if message:
-                    log(message)
-        except (AmoskysError, ExpressionError) as err:
-            outcome, exit_code, message, outputs = Status.FAILURE, None, str(err), {}
-            self.reporter.step_line(inst, name, self.masker.mask(message))
+            except (AmoskysError, ExpressionError) as err:
+                outcome, exit_code, message, outputs = Status.FAILURE, None, str(err), {}
+            if message:
+                log(message)
+        self.reporter.step_log_size(inst, index, writer.line_count, writer.byte_count)
         return self._finish_step(
             state,
             step,
+            index,
             name,
             outcome,
             exit_code,
@@ -428,6 +503,7 @@ class LocalJobExecutor:
         self,
         state: JobState,
         step: Step,
+        index: int,
         name: str,
         outcome: Status,
         exit_code: int | None,
@@ -450,7 +526,7 @@ class LocalJobExecutor:
                 "conclusion": conclusion.as_result,
             }
         result = StepRun(
-            index=step.index,
+            index=index,
             name=name,
             id=step.id,
             outcome=outcome,
@@ -625,7 +701,17 @@ class LocalJobExecutor:
             }
         )
         process_env.update({name: str(path) for name, path in files.items()})
+        process_env["AMOSKYS_RESULTS"] = str(self.settings.results_file(inst))
         process_env.update(env)
+        probe = self.settings.probe_dir
+        if probe is not None:
+            sep = ";" if sys.platform.startswith("win") else ":"
+            paths = [p for p in (process_env.get("PYTHONPATH", ""), str(probe)) if p]
+            process_env["PYTHONPATH"] = sep.join(paths)
+            addopts = process_env.get("PYTEST_ADDOPTS", "")
+            process_env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
+            process_env["AMOSKYS_REPORT_DIR"] = str(self.settings.reports_dir(inst))
+            process_env["AMOSKYS_COVERAGE"] = "1"
         if state.path:
             base_path = process_env.get("PATH", "")
             sep = ";" if sys.platform.startswith("win") else ":"
@@ -714,7 +800,6 @@ class LocalJobExecutor:
                     env,
                     cancel,
                     deadline,
-                    index=inner.index + 1,
                     inputs=given,
                     steps_ctx=inner_steps,
                     action_dir=self.settings.root / step.uses,

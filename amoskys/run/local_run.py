@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from rich.console import Console
 
 from amoskys.config import Config
-from amoskys.contexts import RepoFacts, event_payload, github_context
+from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
 from amoskys.errors import AmoskysError, Problem, ProblemsError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance, Plan
@@ -30,7 +31,9 @@ from amoskys.run.environment import clean_environment, parse_dotenv
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
+from amoskys.run.recording import RunRecorder
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
+from amoskys.store.db import Store, open_store
 from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
 
 EXIT_FAILED = 1
@@ -173,10 +176,6 @@ class _Signals:
             signal.signal(sig, handler)
 
 
-def new_run_id() -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-
-
 def execute(
     root: Path,
     the_plan: Plan,
@@ -193,18 +192,65 @@ def execute(
     secrets = load_secrets(options, environ)
     extra_env = _read_dotenv(options.env_file) if options.env_file else {}
     state_dir = ensure_state_dir(root)
-    run_id = new_run_id()
-    run_dir = state_dir / "runs" / run_id
+    store = open_store(state_dir)
+    try:
+        store.mark_interrupted()
+        return _execute_recorded(
+            root,
+            the_plan,
+            facts,
+            config,
+            options,
+            console,
+            instances,
+            secrets,
+            extra_env,
+            state_dir,
+            store,
+        )
+    finally:
+        store.close()
+
+
+def _execute_recorded(
+    root: Path,
+    the_plan: Plan,
+    facts: RepoFacts,
+    config: Config,
+    options: RunOptions,
+    console: Console,
+    instances: list[JobInstance],
+    secrets: dict[str, str],
+    extra_env: dict[str, str],
+    state_dir: Path,
+    store: Store,
+) -> RunOutcome:
+    workflows = {d.workflow.path: d.workflow for d in the_plan.decisions if d.decision.triggered}
+    started = time.time()
+    folder_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run_dir = state_dir / "runs" / folder_name
+    run_number = store.create_run(
+        workflow=", ".join(sorted({i.workflow for i in instances})) or ", ".join(workflows),
+        trigger="cli",
+        event=the_plan.event.name,
+        ref=the_plan.event.ref,
+        branch=ref_name(the_plan.event.ref) if the_plan.event.ref.startswith("refs/heads/") else "",
+        sha=facts.sha,
+        actor=facts.actor,
+        workflow_sha256=",".join(sorted(w.text_sha256 for w in workflows.values())),
+        started=started,
+        run_dir=run_dir.relative_to(state_dir).as_posix(),
+    )
+    run_id = str(run_number)
     run_dir.mkdir(parents=True, exist_ok=True)
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
-    workflows = {d.workflow.path: d.workflow for d in the_plan.decisions}
     settings = RunSettings(
         root=root,
         run_id=run_id,
         run_dir=run_dir,
         workspace_files=tuple(list_workspace_files(root)),
-        base_env=clean_environment(environ, config.pass_env),
+        base_env=clean_environment(os.environ, config.pass_env),
         github=github_context(the_plan.event, facts),
         event_path=event_path,
         workflows=workflows,
@@ -212,14 +258,16 @@ def execute(
         extra_env=extra_env,
         skip_unsupported=options.skip_unsupported,
         keep=options.keep,
+        probe_dir=install_probe(run_dir) if config.pytest_probe else None,
     )
     masker = Masker()
-    reporter: LiveReporter | PlainReporter
+    view: LiveReporter | PlainReporter
     if options.live and console.is_terminal:
-        reporter = LiveReporter(console, instances)
+        view = LiveReporter(console, instances)
     else:
-        reporter = PlainReporter(sys.stdout)
-    executor = LocalJobExecutor(settings, reporter, masker)
+        view = PlainReporter(sys.stdout)
+    recorder = RunRecorder(store, run_number, state_dir, view)
+    executor = LocalJobExecutor(settings, recorder, masker)
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2
     scheduler = Scheduler(
@@ -227,19 +275,32 @@ def execute(
         executor,
         max_jobs=max_jobs,
         contexts={"github": settings.github, "vars": {}, "inputs": {}},
-        observer=reporter,
+        observer=recorder,
     )
     with _Signals(cancel) as signals:
         try:
             results = scheduler.run(cancel)
         finally:
-            reporter.close()
-    console.print(summary_table(instances, results))
-    console.print(f"logs: {settings.logs_dir}")
+            recorder.close()
     code = exit_code(results.values(), strict_platforms=options.strict_platforms)
     if signals.received:
         code = EXIT_INTERRUPTED
+    store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
+    console.print(summary_table(instances, results))
+    console.print(f"run {run_id}: logs in {settings.logs_dir}; `amoskys runs show {run_id}`")
     return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
+
+
+RUN_STATUS = {0: "success", EXIT_FAILED: "failure", EXIT_INTERRUPTED: "cancelled"}
+
+
+def install_probe(run_dir: Path) -> Path:
+    """Copy the pytest probe where the run's steps import it from (their PYTHONPATH)."""
+    folder = run_dir / "probe"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(__file__).resolve().parents[1] / "collect" / "pytest_probe.py"
+    shutil.copyfile(source, folder / "amoskys_pytest_probe.py")
+    return folder
 
 
 def exit_code(results: Iterator[JobRun] | Any, *, strict_platforms: bool) -> int:

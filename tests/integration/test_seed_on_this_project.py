@@ -7,6 +7,7 @@ would recurse.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess  # nosec B404
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, git
+from amoskys_testing import REPO, git
 
 from amoskys.errors import AmoskysError
 from amoskys.run.interpreters import find_interpreter
@@ -69,4 +70,20 @@ def test_seed_code_quality_and_test_matrix_pass_on_this_project(tmp_path: Path) 
         for version in ("3.11", "3.12", "3.13"):
             name = f"test-matrix ({os_label}, {version})"
             assert f"[{name}] not run: no runner for {os_label}" in done.stdout
+    # Issue 4: test counts and coverage of each instance, with the workflow file unchanged.
+    shown = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "runs", "show", "last", "--json"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    jobs = {job["name"]: job for job in json.loads(shown.stdout)["jobs"]}
+    for version in ("3.11", "3.12", "3.13"):
+        job = jobs[f"test-matrix (ubuntu-latest, {version})"]
+        assert job["tests"].get("passed", 0) > 500, job["tests"]
+        assert job["tests"].get("failed", 0) == 0
+        assert job["metrics"]["coverage.line"] >= 80, job["metrics"]
     shutil.rmtree(clone, ignore_errors=True)
