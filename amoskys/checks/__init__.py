@@ -1,0 +1,1 @@
+"""The seed's stages as commands: `amoskys lint`, `amoskys security-scan`, `amoskys test`."""

@@ -1,0 +1,295 @@
+"""``amoskys lint``, ``security-scan`` and ``test``: tools in parallel, one verdict.
+
+Each command runs its tools at once, reads their findings, applies the suppressions, and
+evaluates its gates. The outcome is printed as one readable report, written to
+``$AMOSKYS_RESULTS`` when set (so ``amoskys run`` stores it with the run), and decides the
+exit code: 0 when the gates pass, 1 when one fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Callable, Sequence
+
+from amoskys.checks.settings import CheckSettings
+from amoskys.checks.tools import ToolRun, ToolSpec, run_tools
+from amoskys.findings.linters import (
+    collect_black,
+    collect_flake8,
+    collect_isort,
+    collect_mypy,
+)
+from amoskys.findings.model import Finding, FindingsProblem
+from amoskys.findings.scanners import collect_bandit, collect_pip_audit, collect_safety
+from amoskys.gates import GateResult, TestSummary, Verdict, evaluate, missing_tool
+from amoskys.run.diagnosis import network_evidence
+from amoskys.run.process import run_process
+from amoskys.suppress import Judged, judge
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    command: str  # "lint", "security-scan", "test"
+    runs: tuple[ToolRun, ...]
+    judged: tuple[Judged, ...]
+    verdict: Verdict
+    tests: TestSummary | None = None
+    notes: tuple[str, ...] = ()  # e.g. "pip-audit could not reach its service"
+    problems: tuple[FindingsProblem, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+
+def lint_specs(settings: CheckSettings, cache: Path | None = None) -> list[ToolSpec]:
+    """The four linters; ``cache`` keeps mypy's incremental cache under ``.amoskys/``."""
+    paths = settings.paths
+    mypy_cache = (f"--cache-dir={cache / 'mypy'}",) if cache is not None else ()
+    return [
+        ToolSpec("black", "format", "black", ("--check", *paths), collect_black, (0, 1)),
+        ToolSpec("isort", "imports", "isort", ("--check-only", *paths), collect_isort, (0, 1)),
+        ToolSpec("flake8", "style", "flake8", tuple(paths), collect_flake8, (0, 1)),
+        ToolSpec(
+            "mypy",
+            "types",
+            "mypy",
+            (
+                "--show-column-numbers",
+                "--no-pretty",
+                "--no-color-output",
+                "--no-error-summary",
+                *mypy_cache,
+                *settings.packages,
+            ),
+            collect_mypy,
+            (0, 1),
+        ),
+    ]
+
+
+def bandit_spec(settings: CheckSettings) -> ToolSpec:
+    args = ["-r", *settings.packages, "-f", "json", "-o", "{report}", "-q"]
+    if (settings.root / "pyproject.toml").is_file():
+        text = (settings.root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+        if "[tool.bandit" in text:
+            args[:0] = ["-c", "pyproject.toml"]
+    return ToolSpec(
+        "bandit", "code-security", "bandit", tuple(args), collect_bandit, (0, 1), reads_report=True
+    )
+
+
+def online_specs(settings: CheckSettings) -> list[ToolSpec]:
+    """pip-audit and Safety, when they are installed: they need their online services."""
+    specs: list[ToolSpec] = []
+    if shutil.which("pip-audit"):
+        specs.append(
+            ToolSpec(
+                "pip-audit",
+                "vulnerabilities",
+                "pip_audit",
+                ("--format=json", "--output={report}", "--progress-spinner=off"),
+                collect_pip_audit,
+                (0, 1),
+                reads_report=True,
+            )
+        )
+    if shutil.which("safety"):
+        specs.append(
+            ToolSpec(
+                "safety",
+                "vulnerabilities",
+                "safety",
+                ("check", "--json", "--output", "{report}"),
+                collect_safety,
+                (0, 1, 64),
+                reads_report=True,
+            )
+        )
+    return specs
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The files git tracks plus untracked ones it does not ignore (what would be pushed)."""
+    from amoskys.run.workspace import list_workspace_files
+
+    return list_workspace_files(root)
+
+
+def staged_files(root: Path) -> list[tuple[str, str]]:
+    """(path, staged content) of every file added or changed in the index."""
+    from amoskys.run.process import output_of
+
+    names = output_of(
+        ["git", "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z"], cwd=root
+    )
+    staged: list[tuple[str, str]] = []
+    for name in filter(None, names.split("\0")):
+        text = output_of(["git", "show", f":{name}"], cwd=root)
+        staged.append((name, text))
+    return staged
+
+
+InProcess = Callable[[], tuple[list[Finding], list[str]]]
+
+
+def _finish(
+    command: str,
+    settings: CheckSettings,
+    runs: Sequence[ToolRun],
+    extra: Sequence[Finding],
+    ran_gates: set[str],
+    *,
+    tests: TestSummary | None = None,
+    notes: Sequence[str] = (),
+    today: date | None = None,
+) -> CheckOutcome:
+    findings = [f for run in runs for f in run.findings] + list(extra)
+    judged = judge(findings, settings.suppressions, today or date.today())
+    verdict = evaluate(
+        judged, settings.gates, ran=ran_gates | {r.spec.gate for r in runs if r.ran}, tests=tests
+    )
+    failed: list[GateResult] = []
+    for run in runs:
+        if not run.ran and run.spec.name not in ("pip-audit", "safety"):
+            failed.append(missing_tool(run.spec.gate, run.spec.name, run.why))
+    if failed:
+        names = {g.name for g in failed}
+        verdict = Verdict(tuple(g for g in verdict.gates if g.name not in names) + tuple(failed))
+    problems = tuple(p for run in runs for p in run.problems)
+    return CheckOutcome(command, tuple(runs), tuple(judged), verdict, tests, tuple(notes), problems)
+
+
+def lint(
+    settings: CheckSettings, *, state_dir: Path | None = None, today: date | None = None
+) -> CheckOutcome:
+    """Black, isort, flake8 and mypy at once (their caches under ``.amoskys/cache``)."""
+    env = dict(os.environ)
+    cache = state_dir / "cache" if state_dir is not None else None
+    if cache is not None:
+        env["BLACK_CACHE_DIR"] = str(cache / "black")
+    runs = run_tools(lint_specs(settings, cache), settings.root, env)
+    return _finish("lint", settings, runs, (), set(), today=today)
+
+
+def security_scan(
+    settings: CheckSettings,
+    *,
+    state_dir: Path,
+    secrets_only: bool = False,
+    staged: bool = False,
+    today: date | None = None,
+) -> CheckOutcome:
+    """Bandit, offline vulnerabilities (OSV), secrets; pip-audit and Safety when installed."""
+    from amoskys.security.scan import scan_dependencies, scan_secrets
+
+    extra: list[Finding] = []
+    notes: list[str] = []
+    ran: set[str] = set()
+    lock = threading.Lock()
+
+    missing: list[GateResult] = []
+
+    def secrets() -> None:
+        found = scan_secrets(settings, staged=staged)
+        with lock:
+            extra.extend(found)
+            ran.add("secrets")
+
+    def dependencies() -> None:
+        found, said, why_not = scan_dependencies(settings, state_dir)
+        with lock:
+            extra.extend(found)
+            notes.extend(said)
+            if why_not is None:
+                ran.add("vulnerabilities")
+            else:
+                missing.append(
+                    missing_tool(
+                        "vulnerabilities",
+                        "the offline OSV scan",
+                        why_not,
+                        "amoskys vulndb update (or --from DIR|ZIP of OSV records)",
+                    )
+                )
+
+    workers = [threading.Thread(target=secrets)]
+    specs: list[ToolSpec] = []
+    if not secrets_only:
+        workers.append(threading.Thread(target=dependencies))
+        specs = [bandit_spec(settings), *online_specs(settings)]
+    for worker in workers:
+        worker.start()
+    runs = run_tools(specs, settings.root)
+    for worker in workers:
+        worker.join()
+    for run in runs:
+        if run.spec.name in ("pip-audit", "safety") and not run.ran:
+            evidence = network_evidence(run.output_tail)
+            if evidence is not None:
+                notes.append(
+                    f"{run.spec.name} could not reach its service ({evidence[:120]}); "
+                    "the offline vulnerability scan stands"
+                )
+            else:
+                notes.append(f"{run.why}; the offline vulnerability scan stands")
+    outcome = _finish("security-scan", settings, runs, extra, ran, notes=notes, today=today)
+    if missing:
+        gates = tuple(g for g in outcome.verdict.gates if g.name != "vulnerabilities")
+        outcome = replace(outcome, verdict=Verdict(gates + tuple(missing)))
+    return outcome
+
+
+def run_tests(
+    settings: CheckSettings,
+    *,
+    pytest_args: Sequence[str] = (),
+    show: Callable[[str], None] = print,
+    today: date | None = None,
+) -> CheckOutcome:
+    """pytest with coverage, through the same probe ``amoskys run`` uses."""
+    from amoskys.collect.discover import find_probe_reports
+    from amoskys.collect.reports import collect_reports
+    from amoskys.run.local_run import install_probe
+
+    with tempfile.TemporaryDirectory(prefix="amoskys-test-") as temp:
+        folder = Path(temp)
+        probe = install_probe(folder)
+        reports = folder / "reports"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(probe)) if p)
+        addopts = env.get("PYTEST_ADDOPTS", "")
+        env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
+        env["AMOSKYS_REPORT_DIR"] = str(reports)
+        env["AMOSKYS_COVERAGE"] = "1"
+        argv = [_python(), "-m", "pytest", *settings.tests, *pytest_args]
+        done = run_process(argv, cwd=settings.root, env=env, on_line=show)
+        paths, warnings = find_probe_reports(reports)
+        results, metrics, more = collect_reports(paths, root=settings.root)
+    values = {m.name: m.value for m in metrics}
+    outcomes = [r.outcome for r in results]
+    summary = TestSummary(
+        total=len(outcomes),
+        passed=outcomes.count("passed"),
+        failed=outcomes.count("failed"),
+        errors=outcomes.count("error"),
+        skipped=outcomes.count("skipped"),
+        coverage=values.get("coverage.line"),
+    )
+    notes = [f"{w.path}: {w.message}" for w in [*warnings, *more]]
+    if done.exit_code not in (0, 1) and not results:
+        notes.append(f"pytest exited with {done.exit_code} before reporting any test")
+    return _finish("test", settings, [], [], set(), tests=summary, notes=notes, today=today)
+
+
+def _python() -> str:
+    """The project's Python: the one on PATH if any (a venv's), else ours."""
+    import sys
+
+    return shutil.which("python") or sys.executable

@@ -1,0 +1,90 @@
+"""What the check commands look at: ``[tool.amoskys]`` paths, gates and suppressions.
+
+Defaults follow the seed: Black, isort and flake8 over the package and the tests
+(``black --check amoskys/ tests/``), mypy and Bandit over the package only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from amoskys.errors import ConfigError, Location
+from amoskys.gates import GatesConfig, parse_gates
+from amoskys.suppress import Suppression, parse_suppressions
+
+_SKIP = {"tests", "test", "docs", "doc", "bench", "build", "dist", "examples", "scripts"}
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    root: Path
+    packages: tuple[str, ...]  # mypy, Bandit, coverage
+    paths: tuple[str, ...]  # Black, isort, flake8: packages plus tests
+    tests: tuple[str, ...]  # pytest
+    gates: GatesConfig = GatesConfig()
+    suppressions: tuple[Suppression, ...] = ()
+    vulndb: str | None = None  # folder of the offline vulnerability index
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def detect_packages(root: Path) -> tuple[str, ...]:
+    """Top-level importable packages (flat or ``src/`` layout), tests excluded."""
+    found: list[str] = []
+    for base in (root / "src", root):
+        if not base.is_dir():
+            continue
+        for child in sorted(base.iterdir()):
+            if child.name in _SKIP or child.name.startswith("."):
+                continue
+            if child.is_dir() and (child / "__init__.py").is_file():
+                found.append(child.relative_to(root).as_posix())
+        if found:
+            break
+    return tuple(found)
+
+
+def _strings(section: dict[str, Any], key: str, where: Location) -> tuple[str, ...] | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"tool.amoskys.{key} must be a list of paths", location=where)
+    return tuple(value)
+
+
+def load_settings(root: Path) -> CheckSettings:
+    """Read ``pyproject.toml``; bad values are configuration errors (exit 2)."""
+    data: dict[str, Any] = {}
+    pyproject = root / "pyproject.toml"
+    where = Location("pyproject.toml")
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"pyproject.toml is not valid TOML: {err}", location=where) from None
+    section = data.get("tool", {}).get("amoskys", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[tool.amoskys] must be a table", location=where)
+    packages = _strings(section, "packages", where) or detect_packages(root)
+    tests = _strings(section, "tests", where) or tuple(
+        name for name in ("tests", "test") if (root / name).is_dir()
+    )
+    paths = _strings(section, "paths", where) or (packages + tests) or (".",)
+    vulndb = section.get("vulndb")
+    if vulndb is not None and not isinstance(vulndb, str):
+        raise ConfigError("tool.amoskys.vulndb must be a folder path", location=where)
+    return CheckSettings(
+        root=root,
+        packages=packages or (".",),
+        paths=paths,
+        tests=tests,
+        gates=parse_gates(section.get("gates"), where),
+        suppressions=parse_suppressions(section.get("suppress"), where),
+        vulndb=vulndb,
+        raw=section,
+    )
