@@ -339,6 +339,28 @@ def run_command(
     return outcome.exit_code
 
 
+def _register_more() -> None:
+    """Commands that live in their own modules: history, checks."""
+    from amoskys.checks.cli import COMMANDS as CHECKS
+    from amoskys.history_cli import COMMANDS as HISTORY
+
+    for command in (*HISTORY, *CHECKS):
+        cli.add_command(command)
+
+
+_register_more()
+
+
+def _register_init() -> None:
+    from amoskys.init import INIT_COMMANDS
+
+    for command in INIT_COMMANDS:
+        cli.add_command(command)
+
+
+_register_init()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``amoskys`` console script."""
 
