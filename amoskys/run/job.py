@@ -425,6 +425,10 @@ class LocalJobExecutor:
             reason = f"step '{failed[0].name}' failed"
             if network_evidence([failed[0].message]) is not None:
                 reason += ": it could not reach the network service it needs (offline?)"
+            after = out[out.index(failed[0]) + 1 :]
+            skipped = [s.name for s in after if s.outcome is Status.SKIPPED]
+            if skipped:
+                reason += "; not run after it: " + ", ".join(skipped)
             return Status.FAILURE, reason
         return Status.SUCCESS, ""
 

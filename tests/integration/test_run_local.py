@@ -505,4 +505,5 @@ jobs:
     assert done.returncode == 1
     assert "could not reach a network service it needs" in done.stdout
     assert "[audit] failed (step 'Run online audit' failed: it could not reach" in done.stdout
+    assert "not run after it: Run second audit" in done.stdout
     assert "Run second audit] never" not in done.stdout

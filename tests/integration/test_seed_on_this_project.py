@@ -87,3 +87,27 @@ def test_seed_code_quality_and_test_matrix_pass_on_this_project(tmp_path: Path) 
         assert job["tests"].get("failed", 0) == 0
         assert job["metrics"]["coverage.line"] >= 80, job["metrics"]
     shutil.rmtree(clone, ignore_errors=True)
+
+
+@pytest.mark.skipif(not (REPO / ".git").exists(), reason="needs this project's git repository")
+def test_seed_security_scan_fails_honestly_without_the_internet(tmp_path: Path) -> None:
+    """Safety needs its online service; offline the job fails and says why (no fake pass)."""
+    clone = tmp_path / "amoskys"
+    git(tmp_path, "clone", "-q", "--no-hardlinks", str(REPO), str(clone))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(home)}
+    done = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "run", "--no-live", "--job", "security-scan"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if "[security-scan/Run Safety] success" in done.stdout:
+        pytest.skip("this machine reaches Safety's service: nothing to show offline")
+    assert done.returncode == 1, done.stdout[-4000:]
+    summary = done.stdout[done.stdout.index("[security-scan] failed") :]
+    assert "step 'Run Safety' failed: it could not reach the network service" in summary
+    assert "not run after it: Run pip-audit" in summary
