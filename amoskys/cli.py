@@ -56,7 +56,41 @@ def _load(root: Path, files: Sequence[str]) -> list[Workflow]:
     return load_workflows(root, paths)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Commands that live in their own modules, imported only when used: the history commands
+#: pull in SQLAlchemy and Alembic, which every other command can start without.
+LAZY_COMMANDS = {
+    "runs": "amoskys.history_cli:runs_group",
+    "logs": "amoskys.history_cli:logs_command",
+    "report": "amoskys.history_cli:report_command",
+    "stats": "amoskys.history_cli:stats_command",
+    "gc": "amoskys.history_cli:gc_command",
+    "lint": "amoskys.checks.cli:lint_command",
+    "security-scan": "amoskys.checks.cli:security_scan_command",
+    "test": "amoskys.checks.cli:test_command",
+    "vulndb": "amoskys.checks.cli:vulndb_group",
+    "init": "amoskys.init:init_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose listed commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
+                raise TypeError(f"{LAZY_COMMANDS[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="amoskys")
 def cli() -> None:
     """Amoskys runs your GitHub Actions pipeline on this machine, without Docker."""
@@ -322,6 +356,17 @@ def run_command(
         root, event_name, ref, base, changed, _parse_pairs(inputs, "--input")
     )
     result = make_plan(root, files, event, facts, platforms)
+    if not result.instances:
+        out = _console()
+        out.print(f"Nothing to run: no job is triggered by {event.name} {event.ref}.")
+        for decision in result.decisions:
+            out.print(f"  {decision.workflow.path}: {decision.decision.reason}", markup=False)
+        if jobs:
+            raise AmoskysError(
+                f"--job {jobs[0]!r}: no workflow is triggered by this event",
+                hint="choose the event with --event/--ref (see `amoskys plan`)",
+            )
+        return 0
     if max_jobs < 0:
         raise AmoskysError(f"-j must be at least 1, got {max_jobs}")
     options = RunOptions(
@@ -337,28 +382,6 @@ def run_command(
     )
     outcome = execute(root, result, facts, load_config(root), options, _console())
     return outcome.exit_code
-
-
-def _register_more() -> None:
-    """Commands that live in their own modules: history, checks."""
-    from amoskys.checks.cli import COMMANDS as CHECKS
-    from amoskys.history_cli import COMMANDS as HISTORY
-
-    for command in (*HISTORY, *CHECKS):
-        cli.add_command(command)
-
-
-_register_more()
-
-
-def _register_init() -> None:
-    from amoskys.init import INIT_COMMANDS
-
-    for command in INIT_COMMANDS:
-        cli.add_command(command)
-
-
-_register_init()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -673,7 +673,6 @@ class LocalJobExecutor:
             {
                 "CI": "true",
                 "GITHUB_ACTIONS": "true",
-                "AMOSKYS": "true",
                 "AMOSKYS_RUN_ID": self.settings.run_id,
                 "GITHUB_WORKSPACE": str(state.workspace),
                 "GITHUB_SHA": str(github.get("sha", "")),

@@ -263,7 +263,8 @@ jobs:
     done = run_cli(root)
     out = done.stdout
     assert done.returncode == 1
-    assert "should-not-run" not in out.replace("Run echo should-not-run", "")
+    assert "] should-not-run" not in out  # the step's output never appeared
+    assert "not run after it: Run echo should-not-run" in out
     assert "failure-handler" in out and "always-handler" in out
     assert "[steps/Run echo success-handler]" not in out
     assert "Process completed with exit code 4." in out
@@ -507,3 +508,17 @@ jobs:
     assert "[audit] failed (step 'Run online audit' failed: it could not reach" in done.stdout
     assert "not run after it: Run second audit" in done.stdout
     assert "Run second audit] never" not in done.stdout
+
+
+def test_an_event_that_triggers_nothing_says_so(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        "on:\n  push:\n    branches: [release]\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps: [{run: echo hi}]\n",
+    )
+    done = run_cli(root)
+    assert done.returncode == 0
+    assert "Nothing to run: no job is triggered by push refs/heads/main" in done.stdout
+    assert "branch not in [release]" in done.stdout
+    with_job = run_cli(root, "--job", "a")
+    assert with_job.returncode == 2 and "no workflow is triggered" in with_job.stderr
