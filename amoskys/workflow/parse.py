@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 from amoskys.errors import ExpressionError, Location, Problem, WorkflowError
 from amoskys.model import (
@@ -1799,6 +1799,36 @@ def _inside(root: Path, relative: str, at: Location, what: str) -> Path:
     return target
 
 
+Loaded = TypeVar("Loaded", Workflow, CompositeAction)
+
+
+def _parse_cached(
+    root: Path,
+    file: Path,
+    at: Location,
+    chain: tuple[str, ...],
+    cache: dict[tuple[str, str, int, int], Loaded | tuple[Problem, ...]],
+    parse: Callable[[Path, Path, tuple[str, ...]], Loaded],
+    loop: str,
+    loop_hint: str,
+) -> Loaded:
+    """Parse a referenced file once per modification, refusing a loop of references."""
+    if _key(file) in chain:
+        names = [_display(Path(p), root) for p in chain[chain.index(_key(file)) :]]
+        raise WorkflowError([Problem(f"{loop}: {_cycle_text(names)}", at, loop_hint)])
+    stamp = _stamp(root, file)
+    cached = cache.get(stamp)
+    if cached is None:
+        try:
+            cached = parse(file, root, chain)
+        except WorkflowError as exc:
+            cached = exc.problems
+        cache[stamp] = cached
+    if isinstance(cached, tuple):
+        raise WorkflowError(cached)
+    return cached
+
+
 def load_reusable(root: Path, uses: str, at: Location) -> Workflow:
     """The local reusable workflow ``uses`` (``./.github/workflows/x.yml``) of ``root``.
 
@@ -1820,28 +1850,16 @@ def _load_reusable(root: Path, uses: str, at: Location, chain: tuple[str, ...]) 
                 )
             ]
         )
-    if _key(file) in chain:
-        names = [_display(Path(p), root) for p in chain[chain.index(_key(file)) :]]
-        raise WorkflowError(
-            [
-                Problem(
-                    f"reusable workflows call each other in a loop: {_cycle_text(names)}",
-                    at,
-                    "a reusable workflow cannot call itself",
-                )
-            ]
-        )
-    stamp = _stamp(root, file)
-    cached = _WORKFLOW_CACHE.get(stamp)
-    if cached is None:
-        try:
-            cached = _parse_workflow_file(file, root, chain)
-        except WorkflowError as exc:
-            cached = exc.problems
-        _WORKFLOW_CACHE[stamp] = cached
-    if isinstance(cached, Workflow):
-        return cached
-    raise WorkflowError(cached)
+    return _parse_cached(
+        root,
+        file,
+        at,
+        chain,
+        _WORKFLOW_CACHE,
+        _parse_workflow_file,
+        "reusable workflows call each other in a loop",
+        "a reusable workflow cannot call itself",
+    )
 
 
 def load_local_action(root: Path, uses: str, at: Location) -> CompositeAction:
@@ -1867,28 +1885,16 @@ def _load_local_action(
                 )
             ]
         )
-    if _key(file) in chain:
-        names = [_display(Path(p), root) for p in chain[chain.index(_key(file)) :]]
-        raise WorkflowError(
-            [
-                Problem(
-                    f"local actions use each other in a loop: {_cycle_text(names)}",
-                    at,
-                    "a composite action cannot use itself",
-                )
-            ]
-        )
-    stamp = _stamp(root, file)
-    cached = _ACTION_CACHE.get(stamp)
-    if cached is None:
-        try:
-            cached = _parse_action_file(file, root, chain)
-        except WorkflowError as exc:
-            cached = exc.problems
-        _ACTION_CACHE[stamp] = cached
-    if isinstance(cached, CompositeAction):
-        return cached
-    raise WorkflowError(cached)
+    return _parse_cached(
+        root,
+        file,
+        at,
+        chain,
+        _ACTION_CACHE,
+        _parse_action_file,
+        "local actions use each other in a loop",
+        "a composite action cannot use itself",
+    )
 
 
 def _is_local(uses: str | None) -> bool:
