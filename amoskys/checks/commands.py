@@ -263,6 +263,10 @@ def run_tests(
         probe = install_probe(folder)
         reports = folder / "reports"
         env = dict(os.environ)
+        # We measure coverage ourselves; an outer coverage run's subprocess measurement would
+        # otherwise be "already measuring" inside pytest, and the probe would stand aside.
+        for name in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG"):
+            env.pop(name, None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(probe)) if p)
         addopts = env.get("PYTEST_ADDOPTS", "")
         env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
