@@ -3,6 +3,7 @@ repository's own ``.amoskys/`` folder: tests work in temporary folders only."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -11,9 +12,22 @@ from amoskys_testing import REPO, git
 
 
 def _snapshot(folder: Path) -> dict[str, float]:
+    """Modification times of every folder under ``folder`` and of the files near its top.
+
+    A new or deleted file changes its folder's time, and the files that are rewritten in
+    place (the store's database) live at the top; skipping the deep files keeps this cheap
+    when ``amoskys run`` has left venv templates and caches there.
+    """
     if not folder.exists():
         return {}
-    return {str(p): p.stat().st_mtime for p in folder.rglob("*")}
+    times: dict[str, float] = {}
+    for current, _dirs, files in os.walk(folder):
+        times[current] = os.stat(current).st_mtime
+        if len(Path(current).relative_to(folder).parts) < 2:
+            for name in files:
+                path = os.path.join(current, name)
+                times[path] = os.stat(path).st_mtime
+    return times
 
 
 @pytest.fixture(autouse=True)
