@@ -253,9 +253,7 @@ def _test_gates(tests: TestSummary, config: GatesConfig) -> list[GateResult]:
                 f"; {len(tests.quarantined)} quarantined, not counted"
                 f" ({kept_out} of them failed)"
             )
-        gates.append(
-            GateResult("tests", ok, evidence, hint="" if ok else "fix the failing tests")
-        )
+        gates.append(GateResult("tests", ok, evidence, hint="" if ok else "fix the failing tests"))
     if config.coverage is not None:
         if tests.coverage is None:
             gates.append(

@@ -332,8 +332,11 @@ def _add_attempts_to_junit(report: Any, attempts: List[dict]) -> None:  # type: 
 def _xml_text(text: str) -> str:
     """Characters XML 1.0 allows (pytest escapes the others the same way)."""
     return "".join(
-        char if char in "\t\n\r" or 0x20 <= ord(char) <= 0xD7FF or 0xE000 <= ord(char) <= 0xFFFD
-        else "#x%02X" % ord(char)
+        (
+            char
+            if char in "\t\n\r" or 0x20 <= ord(char) <= 0xD7FF or 0xE000 <= ord(char) <= 0xFFFD
+            else "#x%02X" % ord(char)
+        )
         for char in text
     )
 

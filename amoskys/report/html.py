@@ -814,7 +814,9 @@ def _flaky_html(
         out.append("<ul>")
         for item in held:
             outcome = item["outcome"] or "did not run"
-            out.append(f'<li><span class="mono">{_e(item["test_id"])}</span> {_badge(outcome)}</li>')
+            out.append(
+                f'<li><span class="mono">{_e(item["test_id"])}</span> {_badge(outcome)}</li>'
+            )
         out.append("</ul>")
     out.append("</section>")
     return out

@@ -21,20 +21,20 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
+from amoskys.collect.flakiness import parse_flaky
 from amoskys.config import Config
 from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
-from amoskys.collect.flakiness import parse_flaky
 from amoskys.errors import AmoskysError, Location, Problem, ProblemsError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance, Plan
 from amoskys.run.engine import Scheduler
-from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.environment import clean_environment, parse_dotenv
+from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
-from amoskys.run.transient import parse_retry
 from amoskys.run.recording import RunRecorder
+from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
 from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string

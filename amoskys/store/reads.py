@@ -183,9 +183,7 @@ def test_histories(
     flaky) are read: the others score 0. A run's inputs are its commit, its workflow files'
     hashes and the job instance, so that matrix instances are never compared to each other.
     """
-    newest = (
-        sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(max(1, last_runs)).subquery()
-    )
+    newest = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(max(1, last_runs)).subquery()
     in_window = test_results.c.job_run_id.in_(
         sa.select(job_runs.c.id).where(job_runs.c.run_id.in_(sa.select(newest.c.id)))
     )
