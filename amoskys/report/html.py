@@ -21,8 +21,8 @@ the tail of their logs, coverage per job, artifacts.
     (seconds, null while running).
 ``summary``
     ``jobs_total``, ``jobs_by_status`` (status → count), ``tests`` (``total``, ``passed``,
-    ``failed``, ``error``, ``skipped``, ``flaky``, ``other``) and ``note`` (why the run is incomplete,
-    or null).
+    ``failed``, ``error``, ``skipped``, ``flaky``, ``other``) and ``note`` (why the run is
+    incomplete, or null).
 ``jobs``
     One object per job instance, in run order: ``id``, ``key``, ``name``, ``job_id``,
     ``matrix``, ``runner``, ``status``, ``conclusion``, ``reason``, ``started``,
