@@ -229,7 +229,9 @@ def _execute_recorded(
     store: Store,
 ) -> RunOutcome:
     workflows = {d.workflow.path: d.workflow for d in the_plan.decisions if d.decision.triggered}
-    flaky = parse_flaky((config.raw or {}).get("flaky"), Location("pyproject.toml"))
+    pyproject = Location("pyproject.toml")
+    flaky = parse_flaky((config.raw or {}).get("flaky"), pyproject)  # checked before the run
+    retry = parse_retry((config.raw or {}).get("retry"), pyproject)  # is recorded
     started = time.time()
     folder_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run_dir = state_dir / "runs" / folder_name
@@ -264,7 +266,7 @@ def _execute_recorded(
         keep=options.keep,
         probe_dir=install_probe(run_dir) if config.pytest_probe else None,
         probe_env=probe_environment(flaky, quarantined(store, flaky), run_dir / "probe"),
-        retry=parse_retry((config.raw or {}).get("retry"), Location("pyproject.toml")),
+        retry=retry,
     )
     masker = Masker()
     view: LiveReporter | PlainReporter

@@ -182,3 +182,19 @@ def test_a_step_failing_for_another_reason_is_not_retried(make_repo: Repo, tmp_p
     assert done.returncode == 1
     assert counter.read_text().strip() == "1"
     assert "retrying" not in cli(root, "logs", "last", "build", "install").stdout
+
+
+def test_a_bad_retry_table_stops_the_run_before_anything_runs(make_repo: Repo) -> None:
+    root = make_repo(
+        {
+            "pyproject.toml": "[tool.amoskys.retry]\nattempts = 'many'\n",
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - run: echo hi\n",
+        }
+    )
+    done = cli(root, "run", "--no-live")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pyproject.toml: tool.amoskys.retry.attempts must be a whole number" in done.stderr
+    assert "Traceback" not in done.stderr
+    listing = cli(root, "runs", "list", "--json")
+    assert json.loads(listing.stdout) == []
