@@ -252,7 +252,7 @@ def baseline_seconds(seed: int, args: argparse.Namespace, work: Path) -> float:
     shutil.copy(
         REPO / "amoskys" / "collect" / "pytest_probe.py", plugins / "amoskys_pytest_probe.py"
     )
-    runs = min(args.runs, 5)
+    runs: int = min(args.runs, 5)
     total = sum(
         run_once(suite, plugins, folder / "r" / str(n), seed, n, 0) for n in range(1, runs + 1)
     )
