@@ -123,6 +123,8 @@ class TestSummary:
     errors: int = 0
     skipped: int = 0
     coverage: float | None = None
+    flaky: tuple[str, ...] = ()  # failed, then passed on a re-run: counted as passed, listed
+    quarantined: tuple[tuple[str, str], ...] = ()  # (test id, outcome): out of the gate
 
 
 @dataclass(frozen=True)
@@ -230,21 +232,28 @@ def evaluate(
 
 def _test_gates(tests: TestSummary, config: GatesConfig) -> list[GateResult]:
     gates: list[GateResult] = []
-    counted = tests.total - tests.skipped
+    out = Counter(outcome for _, outcome in tests.quarantined if outcome != "skipped")
+    counted = tests.total - tests.skipped - sum(out.values())
+    passed = tests.passed + len(tests.flaky) - out["passed"] - out["flaky"]
+    failed, errors = tests.failed - out["failed"], tests.errors - out["error"]
     if counted <= 0:
         gates.append(GateResult("tests", False, "no test ran", hint="add tests, or check paths"))
     else:
-        rate = 100.0 * tests.passed / counted
+        rate = 100.0 * passed / counted
         ok = rate >= config.tests_pass_rate
-        gates.append(
-            GateResult(
-                "tests",
-                ok,
-                f"{tests.passed} of {counted} passed ({rate:.1f}%, needs "
-                f"{config.tests_pass_rate:g}%); {tests.failed} failed, {tests.errors} errors",
-                hint="" if ok else "fix the failing tests",
-            )
+        evidence = (
+            f"{passed} of {counted} passed ({rate:.1f}%, needs "
+            f"{config.tests_pass_rate:g}%); {failed} failed, {errors} errors"
         )
+        if tests.flaky:
+            evidence += f"; {len(tests.flaky)} flaky (passed on a re-run)"
+        if tests.quarantined:
+            kept_out = out["failed"] + out["error"]
+            evidence += (
+                f"; {len(tests.quarantined)} quarantined, not counted"
+                f" ({kept_out} of them failed)"
+            )
+        gates.append(GateResult("tests", ok, evidence, hint="" if ok else "fix the failing tests"))
     if config.coverage is not None:
         if tests.coverage is None:
             gates.append(

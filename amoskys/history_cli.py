@@ -10,12 +10,14 @@ import json
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import click
 
+from amoskys.collect.flakiness import Flakiness
 from amoskys.errors import AmoskysError
 from amoskys.report import parse_since, render_html, render_json, render_stats, stats_json
 from amoskys.store.db import Store, open_store
@@ -304,14 +306,44 @@ def report_command(run: str, html_file: str | None, json_file: str | None) -> in
     with opened_store() as (store, folder):
         detail = store.get_run(store.resolve_run(run))
         tails = log_tails(detail, folder)
+        test_ids = sorted({test.test_id for job in detail.jobs for test in job.tests})
+        flaky = store.flakiness(test_ids=test_ids) if test_ids else []
+        held = run_quarantine(folder, detail)
     if html_file:
-        _write_atomically(Path(html_file), render_html(detail, log_tails=tails))
+        page = render_html(detail, log_tails=tails, flakiness=flaky, quarantined=held)
+        _write_atomically(Path(html_file), page)
         click.echo(f"wrote {html_file}")
     if json_file:
-        text = json.dumps(render_json(detail, log_tails=tails), indent=2)
+        data = render_json(detail, log_tails=tails, flakiness=flaky, quarantined=held)
+        text = json.dumps(data, indent=2)
         _write_atomically(Path(json_file), text)
         click.echo(f"wrote {json_file}")
     return 0
+
+
+def run_quarantine(folder: Path, detail: RunDetail) -> list[str]:
+    """The test ids a run's quarantine held (the list its pytest probe read), if any."""
+    path = folder / detail.run_dir / "probe" / "quarantine.txt"
+    if not detail.run_dir or not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def flaky_json(found: Sequence[Flakiness]) -> list[dict[str, object]]:
+    """Flagged tests for ``amoskys stats`` (its ``extra["flaky_tests"]``)."""
+    return [
+        {
+            "test_id": f.test_id,
+            "score": f.score,
+            "runs": f.runs,
+            "flaky_runs": f.flaky_runs,
+            "flips": f.flips,
+            "last_run": f.last_run,
+        }
+        for f in found
+        if f.flagged
+    ]
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -334,6 +366,9 @@ def stats_command(since: str, workflow: str | None, as_json: bool) -> int:
     start = parse_since(since, time.time())
     with opened_store() as (store, _):
         stats = store.stats(since=start, workflow=workflow)
+        flaky = flaky_json(store.flakiness())
+    if flaky:
+        stats = replace(stats, extra={**stats.extra, "flaky_tests": flaky})
     if as_json:
         click.echo(json.dumps(stats_json(stats), indent=2))
     else:

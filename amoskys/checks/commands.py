@@ -256,6 +256,7 @@ def run_tests(
     """pytest with coverage, through the same probe ``amoskys run`` uses."""
     from amoskys.collect.discover import find_probe_reports
     from amoskys.collect.reports import collect_reports
+    from amoskys.run.flaky_env import flaky_summary, probe_environment, quarantine_of_project
     from amoskys.run.local_run import install_probe
 
     with tempfile.TemporaryDirectory(prefix="amoskys-test-") as temp:
@@ -272,6 +273,8 @@ def run_tests(
         env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
         env["AMOSKYS_REPORT_DIR"] = str(reports)
         env["AMOSKYS_COVERAGE"] = "1"
+        quarantine = quarantine_of_project(settings.root, settings.flaky)
+        env.update(probe_environment(settings.flaky, quarantine, folder))
         argv = [_python(), "-m", "pytest", *settings.tests, *pytest_args]
         done = run_process(argv, cwd=settings.root, env=env, on_line=show)
         paths, warnings = find_probe_reports(reports)
@@ -285,6 +288,7 @@ def run_tests(
         errors=outcomes.count("error"),
         skipped=outcomes.count("skipped"),
         coverage=values.get("coverage.line"),
+        **flaky_summary(results, quarantine, settings.flaky.quarantine),
     )
     notes = [f"{w.path}: {w.message}" for w in [*warnings, *more]]
     if done.exit_code not in (0, 1) and not results:

@@ -69,6 +69,10 @@ def render_text(outcome: CheckOutcome) -> str:
             f"tests: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
             f"{t.skipped} skipped; coverage {cover}"
         )
+        for test_id in t.flaky:
+            out.append(f"  flaky: {test_id} (failed, then passed on a re-run)")
+        for test_id, result in t.quarantined:
+            out.append(f"  quarantined: {test_id} ({result}; not counted by the tests gate)")
     for note in outcome.notes:
         out.append(f"note: {note}")
     for problem in outcome.problems:
@@ -130,6 +134,11 @@ def outcome_json(outcome: CheckOutcome) -> dict[str, Any]:
                 "errors": outcome.tests.errors,
                 "skipped": outcome.tests.skipped,
                 "coverage": outcome.tests.coverage,
+                "flaky": list(outcome.tests.flaky),
+                "quarantined": [
+                    {"test_id": test_id, "outcome": result}
+                    for test_id, result in outcome.tests.quarantined
+                ],
             }
         ),
         "notes": list(outcome.notes),

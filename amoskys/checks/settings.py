@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amoskys.collect.flakiness import FlakyConfig, parse_flaky
 from amoskys.errors import ConfigError, Location
 from amoskys.gates import GatesConfig, parse_gates
+from amoskys.run.transient import RetryConfig, parse_retry
 from amoskys.suppress import Suppression, parse_suppressions
 
 _SKIP = {"tests", "test", "docs", "doc", "bench", "build", "dist", "examples", "scripts"}
@@ -27,6 +29,8 @@ class CheckSettings:
     gates: GatesConfig = GatesConfig()
     suppressions: tuple[Suppression, ...] = ()
     vulndb: str | None = None  # folder of the offline vulnerability index
+    flaky: FlakyConfig = FlakyConfig()  # [tool.amoskys.flaky]: re-runs and quarantine
+    retry: RetryConfig = RetryConfig()  # [tool.amoskys.retry]: transient step failures
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,5 +90,7 @@ def load_settings(root: Path) -> CheckSettings:
         gates=parse_gates(section.get("gates"), where),
         suppressions=parse_suppressions(section.get("suppress"), where),
         vulndb=vulndb,
+        flaky=parse_flaky(section.get("flaky"), where),
+        retry=parse_retry(section.get("retry"), where),
         raw=section,
     )

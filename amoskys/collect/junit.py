@@ -6,6 +6,11 @@ variants: a ``<testsuites>`` or a ``<testsuite>`` root, nested suites, ``<failur
 ``<failure>``, else ``error`` with an ``<error>``, else ``skipped`` with a ``<skipped>``, else
 ``passed`` (pytest writes a failing test whose teardown also errors as one case with both).
 
+Re-runs follow Maven Surefire's convention, which Amoskys's pytest probe writes too: a case that
+passed with ``<flakyFailure>``/``<flakyError>`` children failed first and passed on a re-run: it
+is ``flaky``, never ``passed``; ``<rerunFailure>``/``<rerunError>`` children of a failed case are
+its earlier failed attempts (it stays ``failed``). The message says how many attempts failed.
+
 The test id is the pytest node id when it can be derived:
 
 * from a ``file`` attribute (testcase, else the enclosing testsuite):
@@ -42,6 +47,12 @@ MAX_MESSAGE_CHARS = 16 * 1024
 
 _TEST_MODULE = re.compile(r"^(test_\w*|\w+_tests?|conftest)$")
 _ROOTS = ("testsuites", "testsuite")
+_RERUN_TAGS = {
+    "flakyFailure": "flaky",
+    "flakyError": "flaky",
+    "rerunFailure": "rerun",
+    "rerunError": "rerun",
+}
 
 
 def parse_junit(
@@ -98,15 +109,24 @@ def _case(
         kind = local_name(child.tag)
         if kind in ("failure", "error", "skipped"):
             found.setdefault(kind, []).append(child)
+        elif kind in _RERUN_TAGS:
+            found.setdefault(_RERUN_TAGS[kind], []).append(child)
     if "failure" in found:
         outcome = "failed"
     elif "error" in found:
         outcome = "error"
     elif "skipped" in found:
         outcome = "skipped"
+    elif "flaky" in found:
+        outcome = "flaky"
     sections = [
         _message(child) for kind in ("failure", "error", "skipped") for child in found.get(kind, [])
     ]
+    if outcome == "flaky":
+        first = _message(found["flaky"][0])
+        sections = [f"passed on re-run {len(found['flaky'])} after failing: {first}".rstrip()]
+    elif found.get("rerun") and outcome in ("failed", "error"):
+        sections.insert(0, f"failed on {len(found['rerun'])} re-run(s) too")
     message = "\n\n".join(section for section in sections if section)
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + "\n... (cut)"

@@ -11,6 +11,19 @@ Driven by the environment:
     Where to write. Unset or empty: the probe does nothing at all.
 ``AMOSKYS_COVERAGE=1``
     Also measure coverage with coverage.py, when it is importable.
+``AMOSKYS_RERUNS=N``
+    Re-run a failed test (a failure or error in setup, call or teardown) up to ``N`` times,
+    right after it failed, in the same session. Only the last attempt is reported to pytest
+    and its plugins: a test that passes on a re-run passes (pytest exits 0) but is *flaky*,
+    and the JUnit report says so with Maven Surefire's convention, understood by Jenkins and
+    ignored by readers that do not know it: one ``<flakyFailure>`` (``<flakyError>``) per
+    failed attempt of a test that passed in the end, one ``<rerunFailure>``
+    (``<rerunError>``) per earlier failed attempt of a test that failed in the end. The
+    terminal summary lists the flaky tests. Nothing is re-run when pytest-rerunfailures is
+    re-running already (``--reruns``).
+``AMOSKYS_QUARANTINE=FILE``
+    Node ids, one a line, of quarantined tests: they run and are reported as usual, but when
+    they are the only failures the session's exit status is 0 (the terminal says so).
 
 What it writes into the report folder:
 
@@ -42,6 +55,12 @@ import pytest
 
 ENV_REPORT_DIR = "AMOSKYS_REPORT_DIR"
 ENV_COVERAGE = "AMOSKYS_COVERAGE"
+ENV_RERUNS = "AMOSKYS_RERUNS"
+ENV_QUARANTINE = "AMOSKYS_QUARANTINE"
+MAX_RERUNS = 10
+_ATTEMPTS_ATTR = "amoskys_failed_attempts"
+_FLAKY_ATTR = "_amoskys_probe_flaky"
+_FAILED_ATTR = "_amoskys_probe_failed"
 _COVERAGE_ATTR = "_amoskys_probe_coverage"
 
 
@@ -165,6 +184,7 @@ def _report_caught(folder: str, caught: List[warnings.WarningMessage]) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
+    _apply_quarantine(session, exitstatus)
     _finish_coverage(session.config)
 
 
@@ -194,3 +214,189 @@ def _finish_coverage(config: pytest.Config) -> None:
     except Exception as error:
         if folder is not None:
             _warn(folder, "no coverage report: %s" % _describe(error))
+
+
+# -- re-runs of failed tests ----------------------------------------------------------------------
+
+
+def _reruns(config: pytest.Config) -> int:
+    """How many times a failed test is re-run here (0: not at all)."""
+    if _report_dir() is None:
+        return 0
+    try:
+        wanted = int(os.environ.get(ENV_RERUNS, "0") or "0")
+    except ValueError:
+        return 0
+    if getattr(config.option, "reruns", 0):
+        return 0  # pytest-rerunfailures re-runs this session already
+    return max(0, min(wanted, MAX_RERUNS))
+
+
+def _attempt_failed(reports: List[Any]) -> bool:
+    return any(report.failed and not hasattr(report, "wasxfail") for report in reports)
+
+
+def _failure_of(reports: List[Any]) -> dict:  # type: ignore[type-arg]
+    """What went wrong in one failed attempt: in which phase and the first line of why."""
+    for report in reports:
+        if report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = getattr(crash, "message", None) or str(report.longrepr or "")
+            return {
+                "when": report.when,
+                "message": message.strip().splitlines()[0][:500] if message.strip() else "",
+                "details": str(report.longrepr or "")[-4000:],
+            }
+    return {"when": "call", "message": "", "details": ""}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
+    try:
+        reruns = _reruns(item.config)
+    except Exception:
+        return None
+    if reruns <= 0:
+        return None
+    from _pytest.runner import runtestprotocol
+
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    failed_attempts: List[dict] = []  # type: ignore[type-arg]
+    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+    while _attempt_failed(reports) and len(failed_attempts) < reruns:
+        if item.session.shouldfail or item.session.shouldstop:
+            break
+        failed_attempts.append(_failure_of(reports))
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+    if failed_attempts:
+        for report in reports:
+            if report.when == "teardown":
+                setattr(report, _ATTEMPTS_ATTR, failed_attempts)
+    for report in reports:
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: Any) -> None:
+    """Before pytest's junitxml closes a test case: add its failed attempts to it; and keep
+    which tests failed (for the quarantine) and which were flaky (for the summary)."""
+    try:
+        _note_outcome(report)
+        attempts = getattr(report, _ATTEMPTS_ATTR, None)
+        if attempts and report.when == "teardown":
+            _add_attempts_to_junit(report, attempts)
+    except Exception as error:
+        folder = _report_dir()
+        if folder is not None:
+            _warn(folder, "re-run details not recorded: %s" % _describe(error))
+
+
+_SESSION: dict = {}  # type: ignore[type-arg]  # this process's flaky and failed node ids
+
+
+def _note_outcome(report: Any) -> None:
+    if report.failed and not hasattr(report, "wasxfail"):
+        _SESSION.setdefault("failed", set()).add(report.nodeid)
+    attempts = getattr(report, _ATTEMPTS_ATTR, None)
+    if attempts and report.when == "teardown":
+        final_failed = report.nodeid in _SESSION.get("failed", set())
+        if not final_failed:
+            _SESSION.setdefault("flaky", {})[report.nodeid] = len(attempts)
+
+
+def _add_attempts_to_junit(report: Any, attempts: List[dict]) -> None:  # type: ignore[type-arg]
+    config = _SESSION.get("config")
+    if config is None:
+        return
+    xml = _logxml(config)
+    if xml is None:
+        return
+    import xml.etree.ElementTree as ET  # builds elements only  # nosec B405
+
+    reporter = xml.node_reporter(report)
+    final_failed = report.nodeid in _SESSION.get("failed", set())
+    for attempt in attempts:
+        error = attempt["when"] != "call"
+        if final_failed:
+            tag = "rerunError" if error else "rerunFailure"
+        else:
+            tag = "flakyError" if error else "flakyFailure"
+        element = ET.Element(tag, message=_xml_text(attempt["message"]))
+        element.text = _xml_text(attempt["details"])
+        reporter.nodes.append(element)  # not counted in the suite's failure statistics
+
+
+def _xml_text(text: str) -> str:
+    """Characters XML 1.0 allows (pytest escapes the others the same way)."""
+    return "".join(
+        (
+            char
+            if char in "\t\n\r" or 0x20 <= ord(char) <= 0xD7FF or 0xE000 <= ord(char) <= 0xFFFD
+            else "#x%02X" % ord(char)
+        )
+        for char in text
+    )
+
+
+def _logxml(config: pytest.Config) -> Any:
+    try:
+        from _pytest.junitxml import xml_key
+
+        return config.stash.get(xml_key, None)
+    except (ImportError, AttributeError):
+        return getattr(config, "_xml", None)  # pytest before 7
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _SESSION.clear()
+    _SESSION["config"] = session.config
+
+
+def _quarantined() -> set:  # type: ignore[type-arg]
+    path = os.environ.get(ENV_QUARANTINE, "")
+    if not path:
+        return set()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return {line.strip() for line in handle if line.strip()}
+    except OSError as error:
+        folder = _report_dir()
+        if folder is not None:
+            _warn(folder, "quarantine list not read: %s" % _describe(error))
+        return set()
+
+
+def _apply_quarantine(session: pytest.Session, exitstatus: Any) -> None:
+    """Quarantined failures alone do not fail the session."""
+    if _report_dir() is None or hasattr(session.config, "workerinput"):
+        return
+    try:
+        failed = _SESSION.get("failed", set())
+        quarantine = _quarantined()
+        if failed and quarantine and failed <= quarantine and int(exitstatus) == 1:
+            session.exitstatus = 0
+            _SESSION["forgiven"] = sorted(failed)
+    except Exception as error:
+        folder = _report_dir()
+        if folder is not None:
+            _warn(folder, "quarantine not applied: %s" % _describe(error))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    flaky = _SESSION.get("flaky", {})
+    forgiven = _SESSION.get("forgiven", [])
+    if not flaky and not forgiven:
+        return
+    write = terminalreporter.write_line
+    if flaky:
+        terminalreporter.section("amoskys: flaky tests (passed on a re-run)", sep="-")
+        for nodeid, failures in sorted(flaky.items()):
+            write("FLAKY %s (failed %d time(s) first)" % (nodeid, failures))
+    if forgiven:
+        terminalreporter.section("amoskys: quarantined failures (not failing the run)", sep="-")
+        for nodeid in forgiven:
+            write("QUARANTINED %s" % nodeid)

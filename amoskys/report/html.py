@@ -21,8 +21,8 @@ the tail of their logs, coverage per job, artifacts.
     (seconds, null while running).
 ``summary``
     ``jobs_total``, ``jobs_by_status`` (status → count), ``tests`` (``total``, ``passed``,
-    ``failed``, ``error``, ``skipped``, ``other``) and ``note`` (why the run is incomplete,
-    or null).
+    ``failed``, ``error``, ``skipped``, ``flaky``, ``other``) and ``note`` (why the run is
+    incomplete, or null).
 ``jobs``
     One object per job instance, in run order: ``id``, ``key``, ``name``, ``job_id``,
     ``matrix``, ``runner``, ``status``, ``conclusion``, ``reason``, ``started``,
@@ -31,6 +31,13 @@ the tail of their logs, coverage per job, artifacts.
     ``duration``, ``log_path``, ``log_lines``), ``tests`` (counts as in ``summary``),
     ``coverage`` (``line``, ``branch``: percent or null) and ``metrics`` (``name``,
     ``value``, ``unit``, ``scope``).
+``flaky_tests``
+    Tests flaky in this run (failed, then passed on a re-run) or with a flakiness score above 0
+    from their history: ``test_id``, ``outcome`` (in this run), ``score`` (0-1), ``runs``,
+    ``flaky_runs``, ``flips`` (null when no history was given).
+``quarantined_tests``
+    The tests the run's quarantine held (their failures did not fail the tests gate):
+    ``test_id``, ``outcome`` (null when it did not run).
 ``failed_tests``
     Test cases whose outcome is ``failed`` or ``error``, job by job: ``job`` (instance name),
     ``job_record_id``, ``test_id``, ``file``, ``name``, ``classname``, ``outcome``,
@@ -65,6 +72,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
+from amoskys.collect.flakiness import Flakiness
 from amoskys.store.records import (
     ArtifactRecord,
     JobRecord,
@@ -99,6 +107,7 @@ _TONES: Mapping[str, str] = {
     "failure": "bad",
     "failed": "bad",
     "error": "bad",
+    "flaky": "warn",
     "timed_out": "bad",
     "interrupted": "warn",
     "running": "info",
@@ -236,7 +245,15 @@ def jobs_by_status(jobs: Iterable[JobRecord]) -> dict[str, int]:
 
 
 def test_counts(tests: Iterable[TestCaseResult]) -> dict[str, int]:
-    counts = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "other": 0}
+    counts = {
+        "total": 0,
+        "passed": 0,
+        "failed": 0,
+        "error": 0,
+        "skipped": 0,
+        "flaky": 0,
+        "other": 0,
+    }
     for test in tests:
         counts["total"] += 1
         counts[test.outcome if test.outcome in counts else "other"] += 1
@@ -354,8 +371,18 @@ def _coverage_rows(detail: RunDetail) -> list[tuple[JobRecord | None, float | No
     return rows
 
 
-def render_json(detail: RunDetail, *, log_tails: Mapping[int, Sequence[str]]) -> dict[str, Any]:
-    """The report's content as JSON-serialisable data; see the module docstring for the keys."""
+def render_json(
+    detail: RunDetail,
+    *,
+    log_tails: Mapping[int, Sequence[str]],
+    flakiness: Sequence[Flakiness] = (),
+    quarantined: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The report's content as JSON-serialisable data; see the module docstring for the keys.
+
+    ``flakiness`` (scores of this run's tests from the history) and ``quarantined`` (the test
+    ids the run's quarantine held) add ``flaky_tests`` and ``quarantined_tests``.
+    """
     run = detail.run
     all_tests = [test for job in detail.jobs for test in job.tests]
     failures, others = split_tests(detail.jobs)
@@ -405,6 +432,8 @@ def render_json(detail: RunDetail, *, log_tails: Mapping[int, Sequence[str]]) ->
             }
             for job in detail.jobs
         ],
+        "flaky_tests": _flaky_json(detail, flakiness),
+        "quarantined_tests": _quarantined_json(detail, quarantined),
         "failed_tests": [_test_json(job, test) for job, test in failures],
         "other_tests": [_test_json(job, test) for job, test in others],
         "failed_steps": [
@@ -557,7 +586,7 @@ def _test_counts_html(counts: Mapping[str, int]) -> str:
         return '<span class="muted">no test results</span>'
     badges = [
         _badge(key, f"{counts[key]} {key}")
-        for key in ("failed", "error", "passed", "skipped")
+        for key in ("failed", "error", "flaky", "passed", "skipped")
         if counts[key]
     ]
     if counts["other"]:
@@ -716,6 +745,83 @@ def _tests_html(detail: RunDetail) -> list[str]:
     return out
 
 
+def flaky_rows(
+    detail: RunDetail, flakiness: Sequence[Flakiness]
+) -> list[tuple[str, str, Flakiness | None]]:
+    """(test id, outcome in this run, its score) of every test that was flaky in this run or
+    has a score above 0 from its history; highest score first."""
+    outcomes: dict[str, str] = {}
+    for job in detail.jobs:
+        for test in job.tests:
+            if outcomes.get(test.test_id) != "flaky":
+                outcomes[test.test_id] = test.outcome
+    scored = {f.test_id: f for f in flakiness if f.score > 0 and f.test_id in outcomes}
+    wanted = set(scored) | {test_id for test_id, out in outcomes.items() if out == "flaky"}
+    rows = [(test_id, outcomes[test_id], scored.get(test_id)) for test_id in wanted]
+    rows.sort(key=lambda row: (-(row[2].score if row[2] else 0.0), row[0]))
+    return rows
+
+
+def _flaky_json(detail: RunDetail, flakiness: Sequence[Flakiness]) -> list[dict[str, Any]]:
+    return [
+        {
+            "test_id": test_id,
+            "outcome": outcome,
+            "score": found.score if found else None,
+            "runs": found.runs if found else None,
+            "flaky_runs": found.flaky_runs if found else None,
+            "flips": found.flips if found else None,
+        }
+        for test_id, outcome, found in flaky_rows(detail, flakiness)
+    ]
+
+
+def _quarantined_json(detail: RunDetail, quarantined: Sequence[str]) -> list[dict[str, Any]]:
+    outcomes = {test.test_id: test.outcome for job in detail.jobs for test in job.tests}
+    return [
+        {"test_id": test_id, "outcome": outcomes.get(test_id)} for test_id in sorted(quarantined)
+    ]
+
+
+def _flaky_html(
+    detail: RunDetail, flakiness: Sequence[Flakiness], quarantined: Sequence[str]
+) -> list[str]:
+    rows = flaky_rows(detail, flakiness)
+    held = _quarantined_json(detail, quarantined)
+    if not rows and not held:
+        return []
+    out = ['<section id="flaky-tests">', "<h2>Flaky and quarantined tests</h2>"]
+    if rows:
+        out.append('<div class="table-wrap"><table>')
+        out.append(
+            '<thead><tr><th>Test</th><th>This run</th><th class="num">Score</th>'
+            "<th>Evidence</th></tr></thead><tbody>"
+        )
+        for test_id, outcome, found in rows:
+            score = f"{found.score:.2f}" if found else "-"
+            evidence = (
+                f"{found.flaky_runs} flaky, {found.flips} flips in {found.runs} runs"
+                if found
+                else "passed on a re-run"
+            )
+            out.append(
+                f'<tr><td class="mono">{_e(test_id)}</td><td>{_badge(outcome)}</td>'
+                f'<td class="num">{_e(score)}</td><td>{_e(evidence)}</td></tr>'
+            )
+        out.append("</tbody></table></div>")
+    if held:
+        out.append(f"<h3>Quarantined ({len(held)}): run, but not counted by the tests gate</h3>")
+        out.append("<ul>")
+        for item in held:
+            outcome = item["outcome"] or "did not run"
+            out.append(
+                f'<li><span class="mono">{_e(item["test_id"])}</span> {_badge(outcome)}</li>'
+            )
+        out.append("</ul>")
+    out.append("</section>")
+    return out
+
+
 def _failed_steps_html(detail: RunDetail, log_tails: Mapping[int, Sequence[str]]) -> list[str]:
     steps = failed_steps(detail.jobs)
     if not steps:
@@ -812,8 +918,17 @@ def _subtitle(detail: RunDetail) -> str:
     return " \u00b7 ".join(part for part in parts if part)
 
 
-def render_html(detail: RunDetail, *, log_tails: Mapping[int, Sequence[str]]) -> str:
+def render_html(
+    detail: RunDetail,
+    *,
+    log_tails: Mapping[int, Sequence[str]],
+    flakiness: Sequence[Flakiness] = (),
+    quarantined: Sequence[str] = (),
+) -> str:
     """One self-contained HTML5 page for the run (inline CSS, no script, no external resource).
+
+    ``flakiness`` and ``quarantined`` (see :func:`render_json`) add the tests section's list
+    of flaky and quarantined tests.
 
     ``log_tails`` maps a step record's id to the last lines of its log; only failed steps'
     tails are shown, at most :data:`LOG_TAIL_LINES` lines each.
@@ -844,6 +959,7 @@ def render_html(detail: RunDetail, *, log_tails: Mapping[int, Sequence[str]]) ->
     parts += _summary_html(detail)
     parts += _jobs_html(detail)
     parts += _tests_html(detail)
+    parts += _flaky_html(detail, flakiness, quarantined)
     parts += _failed_steps_html(detail, log_tails)
     parts += _coverage_html(detail)
     parts += _artifacts_html(detail)

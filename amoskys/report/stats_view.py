@@ -42,6 +42,9 @@ _OTHER_MARK = "\u00b7"  # ·
 # --------------------------------------------------------------------------- --since
 
 
+FLAKY_SHOWN = 20
+
+
 def parse_since(text: str, now: float) -> float:
     """The Unix time ``--since`` means: ``now`` minus a period, or the start of a date (UTC)."""
     value = text.strip()
@@ -293,6 +296,24 @@ def _tests_lines(stats: Stats, width: int) -> list[str]:
     return lines
 
 
+def _flaky_lines(stats: Stats, width: int) -> list[str]:
+    """The tests flagged flaky (``stats.extra["flaky_tests"]``, from the history's scores)."""
+    flaky = stats.extra.get("flaky_tests") or []
+    if not flaky:
+        return []
+    lines = ["", f"Flaky tests ({len(flaky)}, score 0-1 from their history):"]
+    for item in flaky[:FLAKY_SHOWN]:
+        quarantined = " quarantined" if item.get("quarantined") else ""
+        evidence = f"{item['flaky_runs']} flaky, {item['flips']} flips in {item['runs']} runs"
+        lines.append(
+            f"  {item['score']:.2f}  {_fit(item['test_id'], max(12, width - 50), keep_end=True)}"
+            f"  ({evidence}){quarantined}"
+        )
+    if len(flaky) > FLAKY_SHOWN:
+        lines.append(f"  ... and {len(flaky) - FLAKY_SHOWN} more (--json lists them all)")
+    return lines
+
+
 def render_stats(stats: Stats, console_width: int = 100) -> str:
     """``amoskys stats`` as plain text, no line wider than ``console_width`` (at least 40)."""
     width = max(MIN_WIDTH, console_width)
@@ -315,6 +336,7 @@ def render_stats(stats: Stats, console_width: int = 100) -> str:
     lines += _coverage_lines(stats, width)
     lines += _jobs_lines(stats, width)
     lines += _tests_lines(stats, width)
+    lines += _flaky_lines(stats, width)
     return "\n".join(_fit(line, width) for line in lines) + "\n"
 
 

@@ -40,6 +40,13 @@ from amoskys.run.diagnosis import failure_message, network_evidence
 from amoskys.run.masking import Masker
 from amoskys.run.process import kill_process_group, run_process
 from amoskys.run.shells import shell_command, write_script
+from amoskys.run.transient import (
+    RetryConfig,
+    configured_indexes,
+    delay,
+    find_transient,
+    retry_note,
+)
 from amoskys.run.workspace import create_workspace, remove_workspace
 from amoskys.store.logs import LogWriter
 from amoskys.store.records import Metric, TestCaseResult
@@ -99,6 +106,8 @@ class RunSettings:
     skip_unsupported: bool = False
     keep: bool = False
     probe_dir: Path | None = None  # holds amoskys_pytest_probe.py; None: pytest is left alone
+    probe_env: Mapping[str, str] = field(default_factory=dict)  # re-runs, quarantine list
+    retry: RetryConfig = RetryConfig()  # [tool.amoskys.retry]: transient step failures
 
     @property
     def workspaces_dir(self) -> Path:
@@ -481,8 +490,8 @@ class LocalJobExecutor:
                 self.reporter.step_line(inst, name, masked)
 
             try:
-                outcome, exit_code, message, outputs = self._execute_step(
-                    state, step, contexts, env, cancel, deadline, log, action_dir
+                outcome, exit_code, message, outputs = self._execute_with_retry(
+                    state, step, contexts, env, cancel, deadline, log, action_dir, name
                 )
             except (AmoskysError, ExpressionError) as err:
                 outcome, exit_code, message, outputs = Status.FAILURE, None, str(err), {}
@@ -543,6 +552,46 @@ class LocalJobExecutor:
         )
         self.reporter.step_finished(state.inst, result)
         return result
+
+    def _execute_with_retry(
+        self,
+        state: JobState,
+        step: Step,
+        contexts: dict[str, Any],
+        env: dict[str, str],
+        cancel: threading.Event,
+        deadline: float,
+        log: Callable[[str], None],
+        action_dir: Path | None,
+        name: str,
+    ) -> tuple[Status, int | None, str, dict[str, str]]:
+        """:meth:`_execute_step`, again after a backoff while a ``run:`` step fails with a
+        transient network error in its log (:mod:`amoskys.run.transient`); nothing else is
+        retried."""
+        config = self.settings.retry
+        seen: deque[str] = deque(maxlen=400)
+
+        def logged(text: str) -> None:
+            seen.append(text)
+            log(text)
+
+        attempt = 1
+        while True:
+            seen.clear()
+            result = self._execute_step(
+                state, step, contexts, env, cancel, deadline, logged, action_dir
+            )
+            if result[0] is not Status.FAILURE or step.run is None or attempt > config.attempts:
+                return result
+            why = find_transient(list(seen), indexes=configured_indexes(env))
+            wait = delay(attempt, config)
+            if why is None or cancel.is_set() or time.monotonic() + wait >= deadline:
+                return result
+            attempt += 1
+            log(result[2])
+            log(retry_note(name, attempt, config, why))
+            if cancel.wait(wait):
+                return result
 
     def _execute_step(
         self,
@@ -715,6 +764,8 @@ class LocalJobExecutor:
             process_env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
             process_env["AMOSKYS_REPORT_DIR"] = str(self.settings.reports_dir(inst))
             process_env["AMOSKYS_COVERAGE"] = "1"
+            for key, value in self.settings.probe_env.items():
+                process_env.setdefault(key, value)  # a step's own env wins
         if state.path:
             base_path = process_env.get("PATH", "")
             sep = ";" if sys.platform.startswith("win") else ":"

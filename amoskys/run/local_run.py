@@ -21,17 +21,20 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
+from amoskys.collect.flakiness import parse_flaky
 from amoskys.config import Config
 from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
-from amoskys.errors import AmoskysError, Problem, ProblemsError
+from amoskys.errors import AmoskysError, Location, Problem, ProblemsError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance, Plan
 from amoskys.run.engine import Scheduler
 from amoskys.run.environment import clean_environment, parse_dotenv
+from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
 from amoskys.run.recording import RunRecorder
+from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
 from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
@@ -226,6 +229,9 @@ def _execute_recorded(
     store: Store,
 ) -> RunOutcome:
     workflows = {d.workflow.path: d.workflow for d in the_plan.decisions if d.decision.triggered}
+    pyproject = Location("pyproject.toml")
+    flaky = parse_flaky((config.raw or {}).get("flaky"), pyproject)  # checked before the run
+    retry = parse_retry((config.raw or {}).get("retry"), pyproject)  # is recorded
     started = time.time()
     folder_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run_dir = state_dir / "runs" / folder_name
@@ -259,6 +265,8 @@ def _execute_recorded(
         skip_unsupported=options.skip_unsupported,
         keep=options.keep,
         probe_dir=install_probe(run_dir) if config.pytest_probe else None,
+        probe_env=probe_environment(flaky, quarantined(store, flaky), run_dir / "probe"),
+        retry=retry,
     )
     masker = Masker()
     view: LiveReporter | PlainReporter

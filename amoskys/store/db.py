@@ -19,6 +19,8 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 
+from amoskys.collect.flakiness import Flakiness
+from amoskys.collect.flakiness import scores as flakiness_scores
 from amoskys.errors import AmoskysError
 from amoskys.store import migrate, reads, stats, writes
 from amoskys.store.engine import Database, server_database, sqlite_database, transaction
@@ -417,6 +419,16 @@ class Store:
     def stats(self, *, since: float, workflow: str | None = None) -> Stats:
         """Pipeline metrics for runs started at ``since`` or later (see :mod:`.stats`)."""
         return self._read(lambda c: stats.compute(c, since=since, workflow=workflow))
+
+    def flakiness(
+        self, *, last_runs: int = 50, test_ids: Sequence[str] | None = None
+    ) -> list[Flakiness]:
+        """Flakiness scores of the tests over the newest ``last_runs`` runs, highest first
+        (without ``test_ids``: only tests that did not always pass there)."""
+        histories = self._read(
+            lambda c: reads.test_histories(c, last_runs=last_runs, test_ids=test_ids)
+        )
+        return flakiness_scores(histories)
 
     # -- garbage collection ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from amoskys.collect.flakiness import Attempt
 from amoskys.errors import AmoskysError
 from amoskys.store.records import (
     ArtifactRecord,
@@ -170,3 +171,47 @@ def _metrics_of(
         else:
             of_jobs.setdefault(job_run_id, []).append(metric)
     return of_jobs, of_run
+
+
+def test_histories(
+    connection: sa.Connection, *, last_runs: int = 50, test_ids: Sequence[str] | None = None
+) -> dict[str, list[Attempt]]:
+    """The outcomes of tests over the newest ``last_runs`` runs, oldest first, for the
+    flakiness score (:mod:`amoskys.collect.flakiness`).
+
+    Without ``test_ids``, only tests that did not pass somewhere in those runs (failed, error,
+    flaky) are read: the others score 0. A run's inputs are its commit, its workflow files'
+    hashes and the job instance, so that matrix instances are never compared to each other.
+    """
+    newest = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(max(1, last_runs)).subquery()
+    in_window = test_results.c.job_run_id.in_(
+        sa.select(job_runs.c.id).where(job_runs.c.run_id.in_(sa.select(newest.c.id)))
+    )
+    if test_ids is None:
+        cases = (
+            sa.select(test_results.c.case_id)
+            .where(in_window, test_results.c.outcome.in_(("failed", "error", "flaky")))
+            .distinct()
+        )
+    else:
+        cases = sa.select(test_cases.c.id).where(test_cases.c.test_id.in_(list(test_ids)))
+    query = (
+        sa.select(
+            test_cases.c.test_id,
+            runs.c.id,
+            runs.c.sha,
+            runs.c.workflow_sha256,
+            job_runs.c.key,
+            test_results.c.outcome,
+        )
+        .join(test_cases, test_cases.c.id == test_results.c.case_id)
+        .join(job_runs, job_runs.c.id == test_results.c.job_run_id)
+        .join(runs, runs.c.id == job_runs.c.run_id)
+        .where(in_window, test_results.c.case_id.in_(cases))
+        .order_by(runs.c.id, test_results.c.id)
+    )
+    found: dict[str, list[Attempt]] = {}
+    for test_id, run_id, sha, workflow_sha, job_key, outcome in connection.execute(query):
+        inputs = f"{sha}|{workflow_sha}|{job_key}"
+        found.setdefault(test_id, []).append(Attempt(int(run_id), inputs, outcome))
+    return found

@@ -366,6 +366,8 @@ def test_json_has_the_same_content_and_serialises() -> None:
         "run",
         "summary",
         "jobs",
+        "flaky_tests",
+        "quarantined_tests",
         "failed_tests",
         "other_tests",
         "failed_steps",
@@ -381,6 +383,7 @@ def test_json_has_the_same_content_and_serialises() -> None:
         "failed": 1,
         "error": 1,
         "skipped": 2,
+        "flaky": 0,
         "other": 0,
     }
     assert [t["test_id"] for t in data["failed_tests"]] == [
