@@ -414,6 +414,11 @@ class Store:
         metrics, the run's own metrics and its artifacts."""
         return self._read(lambda c: reads.run_detail(c, run_id))
 
+    def job_results(self, run_id: int, key: str) -> reads.JobResults | None:
+        """The status, tests, metrics and findings of job instance ``key`` of run ``run_id``
+        (the result cache reuses them); None when the job or its run is gone."""
+        return self._read(lambda c: reads.job_results(c, run_id, key))
+
     def stats(self, *, since: float, workflow: str | None = None) -> Stats:
         """Pipeline metrics for runs started at ``since`` or later (see :mod:`.stats`)."""
         return self._read(lambda c: stats.compute(c, since=since, workflow=workflow))
