@@ -35,7 +35,6 @@ from amoskys.run.recording import RunRecorder
 from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
-from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

@@ -322,7 +322,7 @@ def test_findings_metrics_and_test_results_are_copied_into_the_new_run(
     lines = "\n".join(json.dumps(item) for item in (FINDING, metric))
     root = make_repo(
         {
-            ".github/workflows/ci.yml": f"""
+            ".github/workflows/ci.yml": """
 on: push
 jobs:
   check:
@@ -370,9 +370,8 @@ def test_a_deleted_run_is_a_miss(
 
 def _instance(**job: object) -> JobInstance:
     steps = job.pop("steps", (Step(index=0, run="echo hi"),))
-    return JobInstance(
-        key="ci.yml#j", job_id="j", name="j", workflow="ci.yml", job=Job(id="j", steps=steps, **job)  # type: ignore[arg-type]
-    )
+    the_job = Job(id="j", steps=steps, **job)  # type: ignore[arg-type]
+    return JobInstance(key="ci.yml#j", job_id="j", name="j", workflow="ci.yml", job=the_job)
 
 
 def test_cache_blockers() -> None:
