@@ -1,0 +1,200 @@
+"""The result cache on real projects: a cold ``amoskys run`` against a warm re-run.
+
+Subjects are PyPI projects nobody here wrote, whose source distributions ship their tests:
+click, packaging and more-itertools at pinned versions. Each sdist is downloaded once with
+``pip download --no-deps --no-binary :all:`` into ``--cache`` (default: a folder under the
+system's temporary folder, kept between runs), unpacked into a temporary folder, made a git
+repository, and given a workflow: checkout, setup-python 3.11, ``pip install pytest==8.3.3`` plus the
+project's test dependencies and ``pip install -e .``, ``python -m pytest -q``.
+
+For each subject ``amoskys run --no-live`` runs twice as a subprocess (``python -P -m amoskys``
+with PYTHONPATH at this checkout): cold (no ``.amoskys/``: every step runs, pip downloads
+into a pip cache that starts empty), then warm with nothing changed. It prints both wall
+times and the ratio; the issue's target is warm <= 5 % of cold. A third run after editing
+one test file shows that the cache is not hiding work that has to be done.
+
+HOME and pip's cache point into the temporary folder, which is removed at the end.
+Run: ``python bench/bench_result_cache.py [--cache DIR] [--only click] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess  # nosec B404
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+AMOSKYS = (sys.executable, "-P", "-m", "amoskys", "run", "--no-live")
+TARGET = 0.05
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
+
+
+class Subject(NamedTuple):
+    name: str
+    pin: str  # requirement passed to pip download
+    test_deps: str  # what the tests need besides pytest
+    tests: str  # a test file to edit for the third run
+
+
+SUBJECTS = (
+    Subject("click", "click==8.1.7", "", "tests/test_basic.py"),
+    Subject("packaging", "packaging==24.1", "pretend", "tests/test_version.py"),
+    Subject("more-itertools", "more-itertools==10.5.0", "", "tests/test_recipes.py"),
+)
+
+WORKFLOW = """\
+name: tests
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: python -m pip install -q pytest==8.3.3 {deps}
+      - run: python -m pip install -q -e .
+      - run: python -m pytest -q -p no:cacheprovider
+"""
+
+
+class BenchError(Exception):
+    """A command failed: the numbers would mean nothing."""
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMOSKYS_RUN_ID")}
+    real_pyenv = Path.home() / ".pyenv"
+    if "PYENV_ROOT" not in env and real_pyenv.is_dir():
+        env["PYENV_ROOT"] = str(real_pyenv)  # still found once HOME has moved
+    env["HOME"] = str(home)
+    env["PIP_CACHE_DIR"] = str(home / ".cache" / "pip")
+    env.update(GIT_IDENTITY)
+    return env
+
+
+def run(cmd: Sequence[str], cwd: Path, env: dict[str, str], log: Path | None = None) -> float:
+    """Wall seconds of ``cmd``; :class:`BenchError` with its output's tail if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(  # nosec B603
+        list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    if log is not None:
+        log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        raise BenchError(f"`{' '.join(cmd)}` in {cwd} exited {done.returncode}:\n{tail}")
+    return wall
+
+
+def sdist(subject: Subject, cache: Path, env: dict[str, str]) -> Path:
+    """The subject's sdist in ``cache``, downloaded once."""
+    stem = subject.pin.replace("==", "-")
+    for candidate in cache.glob("*.tar.gz"):
+        name = candidate.name.lower().replace("_", "-")
+        if name.startswith(stem.lower() + ".tar"):
+            return candidate
+    cache.mkdir(parents=True, exist_ok=True)
+    run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+        + ["--dest", str(cache), subject.pin],
+        cache,
+        env,
+    )
+    return sdist(subject, cache, env)
+
+
+def unpack(archive: Path, into: Path, env: dict[str, str], subject: Subject) -> Path:
+    """The sdist's tree as a committed git repository with the bench workflow."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")  # nosec B202 - Python's safe data filter
+    (top,) = [p for p in into.iterdir() if p.is_dir()]
+    workflow = top / ".github" / "workflows" / "tests.yml"
+    workflow.parent.mkdir(parents=True, exist_ok=True)
+    workflow.write_text(WORKFLOW.format(deps=subject.test_deps).replace(" \n", "\n"))
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-q", "-m", "sdist")):
+        run(["git", *args], top, env)
+    return top
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def measure(subject: Subject, cache: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
+    archive = sdist(subject, cache, env)
+    folder = work / subject.name
+    folder.mkdir()
+    root = unpack(archive, folder, env, subject)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    amoskys_env = {**env, "PYTHONPATH": str(REPO)}
+    cold = run(AMOSKYS, root, amoskys_env, logs / f"{subject.name}-cold.log")
+    warm = run(AMOSKYS, root, amoskys_env, logs / f"{subject.name}-warm.log")
+    served = (logs / f"{subject.name}-warm.log").read_text().count("] cached (run 1)")
+    test_file = root / subject.tests
+    test_file.write_text(test_file.read_text() + "\n\ndef test_bench_added():\n    pass\n")
+    edited = run(AMOSKYS, root, amoskys_env, logs / f"{subject.name}-edited.log")
+    return {"cold": cold, "warm": warm, "edited": edited, "served": float(served)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "amoskys-bench-sdists",
+        help="where the sdists are downloaded (kept)",
+    )
+    parser.add_argument("--only", action="append", help="a subject's name (repeatable)")
+    parser.add_argument("--keep", type=Path, help="work here and keep it (logs, repositories)")
+    args = parser.parse_args(argv)
+    subjects = [s for s in SUBJECTS if not args.only or s.name in args.only]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="amoskys-bench-rc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    env = environment(home)
+    print(f"load before: {load()}  (2-core machine shared with other work)")
+    print(f"{'subject':<16}{'cold':>9}{'warm':>9}{'warm/cold':>11}{'edited':>9}  served")
+    results: list[tuple[Subject, dict[str, float]]] = []
+    try:
+        for subject in subjects:
+            numbers = measure(subject, args.cache, work, env)
+            results.append((subject, numbers))
+            ratio = numbers["warm"] / numbers["cold"]
+            print(
+                f"{subject.name:<16}{numbers['cold']:8.1f}s{numbers['warm']:8.2f}s"
+                f"{ratio:10.1%} {numbers['edited']:8.1f}s  {int(numbers['served'])} job(s)",
+                flush=True,
+            )
+    except BenchError as err:
+        print(f"failed: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"load after: {load()}")
+    worst = max(n["warm"] / n["cold"] for _, n in results)
+    total = sum(n["warm"] for _, n in results) / sum(n["cold"] for _, n in results)
+    verdict = "met" if worst <= TARGET else "NOT met"
+    print(f"warm/cold: worst {worst:.1%}, overall {total:.1%}; target <= {TARGET:.0%}: {verdict}")
+    return 0 if worst <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
