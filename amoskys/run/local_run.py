@@ -271,8 +271,8 @@ def _execute_recorded(
             serve=not options.no_cache,
         ),
         LocalJobExecutor(settings, recorder, masker),
-        recorder,
-        store.job_results,
+        store.find_job,
+        store.copy_job_results,
     )
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2

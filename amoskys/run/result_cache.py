@@ -41,7 +41,7 @@ from amoskys.platforms import current_os, runner_arch
 from amoskys.run.engine import JobExecutor
 from amoskys.run.live import CACHED_RUNNER
 from amoskys.run.workspace import _git
-from amoskys.store.reads import JobResults
+from amoskys.store.reads import FinishedJob
 from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
 from amoskys.workflow.filters import matches_any
 
@@ -381,13 +381,13 @@ class CachingExecutor:
         self,
         settings: CacheSettings,
         inner: JobExecutor,
-        reporter: Any,
-        read_results: Callable[[int, str], JobResults | None],
+        find_job: Callable[[int, str], FinishedJob | None],
+        copy_results: Callable[[int, int, str], None],
     ) -> None:
         self.settings = settings
         self.inner = inner
-        self.reporter = reporter
-        self.read_results = read_results
+        self.find_job = find_job
+        self.copy_results = copy_results
         self.index = ResultIndex(settings.state_dir)
         self._lock = threading.Lock()
         self._digests: dict[str, str] | None = None
@@ -461,16 +461,14 @@ class CachingExecutor:
         entry = self.index.get(key)
         if entry is None:
             return None
-        found = self.read_results(entry.run, entry.instance)
+        found = self.find_job(entry.run, entry.instance)
         if found is None or found.status != "success" or found.conclusion != "success":
             if found is None:
                 self.index.forget(key)  # its run was deleted from the history
             return None
         started = time.time()
         self._copy_summary(inst, found)
-        self.reporter.job_collected(inst, list(found.tests), list(found.metrics), [])
-        if found.findings:
-            self.reporter.job_findings(inst, list(found.findings))
+        self.copy_results(found.id, self.settings.run_number, inst.key)
         with self._lock:
             self._origins[inst.key] = (key, entry.run)
         return JobRun(
@@ -487,7 +485,7 @@ class CachingExecutor:
             runner=CACHED_RUNNER,
         )
 
-    def _copy_summary(self, inst: JobInstance, found: JobResults) -> None:
+    def _copy_summary(self, inst: JobInstance, found: FinishedJob) -> None:
         """The job's step summaries, so the run's report still shows them."""
         from amoskys.run.job import slug
 

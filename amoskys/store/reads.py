@@ -24,7 +24,6 @@ from amoskys.store.records import (
 )
 from amoskys.store.schema import (
     artifacts,
-    findings,
     job_runs,
     logs,
     metrics,
@@ -175,84 +174,27 @@ def _metrics_of(
 
 
 @dataclass(frozen=True)
-class JobResults:
-    """What one finished job instance left in the store: what the result cache reuses."""
+class FinishedJob:
+    """A job instance's row as the result cache checks it before reusing it."""
 
-    run_id: int
-    job_run_id: int
-    key: str
+    id: int
     status: str
     conclusion: str | None
     run_dir: str  # the run's folder, relative to the state folder
-    tests: tuple[TestCaseResult, ...]
-    metrics: tuple[Metric, ...]
-    findings: tuple[dict[str, Any], ...]  # in the JSON form ``Store.add_findings`` takes
 
 
-def job_results(connection: sa.Connection, run_id: int, key: str) -> JobResults | None:
-    """The status, test results, metrics and findings of the job instance ``key`` of run
-    ``run_id``; None when it (or its run) is no longer in the store. Four queries whatever
-    the job's size."""
-    head = connection.execute(
-        sa.select(
-            job_runs.c.id,
-            job_runs.c.status,
-            job_runs.c.conclusion,
-            runs.c.run_dir,
-        )
+def find_job(connection: sa.Connection, run_id: int, key: str) -> FinishedJob | None:
+    """The job instance ``key`` of run ``run_id`` (the newest row if there are several);
+    None when it, or its run, is no longer in the store."""
+    row = connection.execute(
+        sa.select(job_runs.c.id, job_runs.c.status, job_runs.c.conclusion, runs.c.run_dir)
         .join(runs, runs.c.id == job_runs.c.run_id)
         .where(job_runs.c.run_id == run_id, job_runs.c.key == key)
         .order_by(job_runs.c.id.desc())
         .limit(1)
     ).one_or_none()
-    if head is None:
+    if row is None:
         return None
-    job_run_id = int(head.id)
-    tests = connection.execute(
-        sa.select(
-            test_cases.c.test_id,
-            test_cases.c.file,
-            test_cases.c.name,
-            test_cases.c.classname,
-            test_results.c.outcome,
-            test_results.c.duration,
-            test_results.c.message,
-        )
-        .join(test_cases, test_cases.c.id == test_results.c.case_id)
-        .where(test_results.c.job_run_id == job_run_id)
-        .order_by(test_results.c.id)
-    )
-    found_metrics = connection.execute(
-        sa.select(metrics.c.name, metrics.c.value, metrics.c.unit, metrics.c.scope)
-        .where(metrics.c.job_run_id == job_run_id)
-        .order_by(metrics.c.id)
-    )
-    found_findings = connection.execute(
-        sa.select(
-            findings.c.tool,
-            findings.c.rule,
-            findings.c.severity,
-            findings.c.file,
-            findings.c.line,
-            findings.c.col.label("column"),
-            findings.c.message,
-            findings.c.fingerprint,
-            findings.c.suppressed,
-            findings.c.suppress_reason,
-        )
-        .where(findings.c.job_run_id == job_run_id)
-        .order_by(findings.c.id)
-    )
-    return JobResults(
-        run_id=run_id,
-        job_run_id=job_run_id,
-        key=key,
-        status=str(head.status),
-        conclusion=head.conclusion,
-        run_dir=str(head.run_dir),
-        tests=tuple(TestCaseResult(**row._asdict()) for row in tests),
-        metrics=tuple(Metric(**row._asdict()) for row in found_metrics),
-        findings=tuple(
-            {**row._asdict(), "suppressed": bool(row.suppressed)} for row in found_findings
-        ),
+    return FinishedJob(
+        id=int(row.id), status=str(row.status), conclusion=row.conclusion, run_dir=str(row.run_dir)
     )
