@@ -4,8 +4,9 @@ Subjects are PyPI projects nobody here wrote, whose source distributions ship th
 click, packaging and more-itertools at pinned versions. Each sdist is downloaded once with
 ``pip download --no-deps --no-binary :all:`` into ``--cache`` (default: a folder under the
 system's temporary folder, kept between runs), unpacked into a temporary folder, made a git
-repository, and given a workflow: checkout, setup-python 3.11, ``pip install pytest==8.3.3`` plus the
-project's test dependencies and ``pip install -e .``, ``python -m pytest -q``.
+repository, and given a workflow (in place of any it ships): checkout, setup-python 3.11,
+``pip install pytest==8.3.3`` plus the project's test dependencies, ``pip install -e .``,
+``python -m pytest -q``.
 
 For each subject ``amoskys run --no-live`` runs twice as a subprocess (``python -P -m amoskys``
 with PYTHONPATH at this checkout): cold (no ``.amoskys/``: every step runs, pip downloads
@@ -123,6 +124,7 @@ def unpack(archive: Path, into: Path, env: dict[str, str], subject: Subject) -> 
     with tarfile.open(archive) as tar:
         tar.extractall(into, filter="data")  # nosec B202 - Python's safe data filter
     (top,) = [p for p in into.iterdir() if p.is_dir()]
+    shutil.rmtree(top / ".github" / "workflows", ignore_errors=True)  # only ours runs
     workflow = top / ".github" / "workflows" / "tests.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(WORKFLOW.format(deps=subject.test_deps).replace(" \n", "\n"))
