@@ -79,7 +79,10 @@ class BenchError(Exception):
 
 
 def environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMOSKYS_RUN_ID")}
+    # PYTHONDONTWRITEBYTECODE would recompile every edited module on every start: an
+    # installed Amoskys has its bytecode, so the warm run measured here does too.
+    dropped = ("PYTHONPATH", "AMOSKYS_RUN_ID", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     real_pyenv = Path.home() / ".pyenv"
     if "PYENV_ROOT" not in env and real_pyenv.is_dir():
         env["PYENV_ROOT"] = str(real_pyenv)  # still found once HOME has moved
