@@ -415,7 +415,7 @@ class CachingExecutor:
             KeyInputs(
                 definition=defined,
                 needs={"context": canonical(needs), "origins": origins},
-                interpreters=describe_interpreters(specs, os.environ),
+                interpreters=describe_interpreters(specs, self.settings.environment),
                 environment=self.settings.environment,
                 github=github_view(self.settings.github, text),
                 files=files,
