@@ -391,8 +391,9 @@ class CachingExecutor:
         self.index = ResultIndex(settings.state_dir)
         self._lock = threading.Lock()
         self._digests: dict[str, str] | None = None
-        self._origins: dict[str, tuple[str | None, int]] = {}  # instance key -> (key, run)
-        self.keys: dict[str, str] = {}  # instance key -> input key (for tests and reports)
+        # instance key -> (its input key, the run its result comes from); a dependant's key
+        # holds these, so a needed job that ran for real changes what its dependants are
+        self._origins: dict[str, tuple[str | None, int]] = {}
 
     def digests(self) -> dict[str, str]:
         with self._lock:
@@ -437,8 +438,6 @@ class CachingExecutor:
                 self._origins[inst.key] = (None, run)
             return result
         key = self.key_of(inst, needs)
-        with self._lock:
-            self.keys[inst.key] = key
         if self.settings.serve:
             served = self._serve(inst, key)
             if served is not None:
