@@ -329,6 +329,7 @@ def eval_command(expression: str, context_file: str | None, status: str) -> int:
 @click.option("--no-live", is_flag=True, help="Print prefixed log lines instead of a live view.")
 @click.option("--strict-platforms", is_flag=True, help="Jobs no runner here can take fail.")
 @click.option("--skip-unsupported", is_flag=True, help="Skip steps using remote actions.")
+@click.option("--no-cache", is_flag=True, help="Run every job, even those with unchanged inputs.")
 def run_command(
     files: tuple[str, ...],
     jobs: tuple[str, ...],
@@ -346,6 +347,7 @@ def run_command(
     no_live: bool,
     strict_platforms: bool,
     skip_unsupported: bool,
+    no_cache: bool,
 ) -> int:
     """Run the pipeline here: jobs in parallel, with GitHub's semantics and a live view."""
     from amoskys.run.local_run import RunOptions, execute
@@ -379,6 +381,7 @@ def run_command(
         live=not no_live,
         strict_platforms=strict_platforms,
         skip_unsupported=skip_unsupported,
+        no_cache=no_cache,
     )
     outcome = execute(root, result, facts, load_config(root), options, _console())
     return outcome.exit_code

@@ -6,9 +6,9 @@ Read once at the edge; everything downstream gets the frozen :class:`Config`.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from amoskys.errors import ConfigError, Location
 
@@ -21,6 +21,8 @@ class Config:
     pass_env: tuple[str, ...] = ()  # [tool.amoskys] pass-env = [...]
     pytest_probe: bool = True  # [tool.amoskys] pytest-probe = false leaves pytest alone
     raw: dict[str, Any] | None = None
+    job_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``[tool.amoskys.jobs.<id>] inputs = [globs]``: the files a job reads (result cache)."""
 
 
 def _string_list(value: Any, where: Location, key: str) -> tuple[str, ...]:
@@ -66,4 +68,45 @@ def load_config(root: Path) -> Config:
         raise ConfigError(
             f"tool.amoskys.pytest-probe must be true or false, got {probe!r}", location=where
         )
-    return Config(runner_labels=labels, pass_env=pass_env, pytest_probe=probe, raw=section)
+    return Config(
+        runner_labels=labels,
+        pass_env=pass_env,
+        pytest_probe=probe,
+        raw=section,
+        job_inputs=_job_inputs(section.get("jobs", {}), where),
+    )
+
+
+def _job_inputs(jobs: Any, where: Location) -> dict[str, tuple[str, ...]]:
+    """``[tool.amoskys.jobs.<id>] inputs``: GitHub path filter patterns, validated."""
+    from amoskys.workflow.filters import pattern_problem
+
+    example = '[tool.amoskys.jobs.test] inputs = ["src/**", "tests/**", "pyproject.toml"]'
+    if not isinstance(jobs, dict):
+        raise ConfigError(
+            "tool.amoskys.jobs must be a table of job ids", location=where, hint=f"write {example}"
+        )
+    found: dict[str, tuple[str, ...]] = {}
+    for job_id, settings in jobs.items():
+        key = f"tool.amoskys.jobs.{job_id}"
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{key} must be a table", location=where, hint=f"write {example}")
+        if "inputs" not in settings:
+            continue
+        patterns = _string_list(settings["inputs"], where, f"{key}.inputs")
+        if not patterns:
+            raise ConfigError(
+                f"{key}.inputs is empty: the job would read no file at all",
+                location=where,
+                hint=f"list the files it reads, e.g. {example}, or remove the key",
+            )
+        for pattern in patterns:
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                raise ConfigError(
+                    f"{key}.inputs: {problem}",
+                    location=where,
+                    hint="patterns are GitHub path filters: *, **, ?, [a-z], ! to exclude",
+                )
+        found[str(job_id)] = patterns
+    return found

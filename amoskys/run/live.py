@@ -21,6 +21,8 @@ from amoskys.model import JobRun, Status, StepRun
 from amoskys.plan import JobInstance
 from amoskys.run.commands import Annotation
 
+CACHED_RUNNER = "cache"  # JobRun.runner of a job the result cache served
+
 _STYLE = {
     Status.SUCCESS: ("✓", "green"),
     Status.FAILURE: ("✗", "red"),
@@ -35,6 +37,8 @@ def describe(result: JobRun) -> str:
     """The status column of the summary: ``passed``, ``not run: no runner for ...``."""
     if result.status is Status.NOT_RUN:
         return f"not run: {result.reason}"
+    if result.status is Status.SUCCESS and result.runner == CACHED_RUNNER:
+        return result.reason  # "cached (run N)"
     if result.status is Status.SUCCESS:
         return "passed"
     if result.status.is_failure and result.conclusion is Status.SUCCESS:
@@ -63,7 +67,8 @@ class PlainReporter:
         self._write(f"[{inst.name}] started")
 
     def job_finished(self, inst: JobInstance, result: JobRun) -> None:
-        why = f" ({result.reason})" if result.reason and result.status is not Status.NOT_RUN else ""
+        shown = result.status is Status.NOT_RUN or result.runner == CACHED_RUNNER
+        why = f" ({result.reason})" if result.reason and not shown else ""
         self._write(f"[{inst.name}] {describe(result)}{why} in {result.duration:.1f}s")
 
     def step_started(self, inst: JobInstance, index: int, name: str) -> None:
@@ -179,7 +184,7 @@ class LiveReporter:
 
 
 def _state_style(state: str) -> str:
-    if state == "passed":
+    if state == "passed" or state.startswith("cached"):
         return "green"
     if state.startswith(("failed", "timed")):
         return "red"
@@ -198,7 +203,8 @@ def summary_table(instances: Sequence[JobInstance], results: Mapping[str, JobRun
     for inst in instances:
         result = results[inst.key]
         symbol, style = _STYLE[result.status]
-        reason = "" if result.status is Status.NOT_RUN else result.reason
+        shown = result.status is Status.NOT_RUN or result.runner == CACHED_RUNNER
+        reason = "" if shown else result.reason
         table.add_row(
             inst.name,
             Text(f"{symbol} {describe(result)}", style=style),

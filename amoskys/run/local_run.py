@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, Iterator, Mapping, Sequence
@@ -34,10 +34,10 @@ from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
 from amoskys.run.recording import RunRecorder
+from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
-from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -55,6 +55,7 @@ class RunOptions:
     live: bool = True
     strict_platforms: bool = False
     skip_unsupported: bool = False
+    no_cache: bool = False  # run every job, even those the result cache could serve
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def preflight_interpreters(instances: Sequence[JobInstance], root: Path) -> None
     the job and how to install it, instead of a failure half-way through the run.
     """
     from amoskys.run.actions import action_name
-    from amoskys.run.interpreters import find_interpreter, read_version_file
+    from amoskys.run.interpreters import find_interpreter
 
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -129,21 +130,8 @@ def preflight_interpreters(instances: Sequence[JobInstance], root: Path) -> None
         for step in inst.job.steps:
             if step.uses is None or action_name(step.uses) != "actions/setup-python":
                 continue
-            ctx = EvalContext(contexts={"matrix": dict(inst.matrix), "inputs": dict(inst.inputs)})
-            try:
-                raw = step.with_.get("python-version")
-                specs: list[str] = []
-                if raw is not None:
-                    value = to_display_string(evaluate_value(str(raw), ctx))
-                    specs = [v.strip() for v in value.splitlines() if v.strip()]
-                elif step.with_.get("python-version-file"):
-                    name = to_display_string(
-                        evaluate_value(str(step.with_["python-version-file"]), ctx)
-                    )
-                    specs = read_version_file(root / name)
-            except AmoskysError:
-                continue  # depends on contexts known only while running
-            for spec in specs:
+            one = replace(inst, job=replace(inst.job, steps=(step,)))
+            for spec in setup_python_specs(one, root) or ():
                 if spec in seen:
                     continue
                 try:
@@ -275,7 +263,25 @@ def _execute_recorded(
     else:
         view = PlainReporter(sys.stdout)
     recorder = RunRecorder(store, run_number, state_dir, view)
-    executor = LocalJobExecutor(settings, recorder, masker)
+    executor = CachingExecutor(
+        CacheSettings(
+            root=root,
+            state_dir=state_dir,
+            run_number=run_number,
+            run_dir=run_dir,
+            workspace_files=settings.workspace_files,
+            environment={**settings.base_env, **settings.extra_env},
+            github=settings.github,
+            workflows=workflows,
+            job_inputs=config.job_inputs,
+            vars=settings.vars,
+            extra={"pytest_probe": config.pytest_probe},
+            serve=not options.no_cache,
+        ),
+        LocalJobExecutor(settings, recorder, masker),
+        store.find_job,
+        store.copy_job_results,
+    )
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2
     scheduler = Scheduler(

@@ -32,7 +32,16 @@ from amoskys.store.records import (
     Stats,
     TestCaseResult,
 )
-from amoskys.store.schema import artifacts, findings, job_runs, logs, metrics, runs, step_runs
+from amoskys.store.schema import (
+    artifacts,
+    findings,
+    job_runs,
+    logs,
+    metrics,
+    runs,
+    step_runs,
+    test_results,
+)
 
 T = TypeVar("T")
 
@@ -416,6 +425,33 @@ class Store:
         metrics, the run's own metrics and its artifacts."""
         return self._read(lambda c: reads.run_detail(c, run_id))
 
+    def find_job(self, run_id: int, key: str) -> reads.FinishedJob | None:
+        """Job instance ``key`` of run ``run_id``; None when it or its run is gone."""
+        return self._read(lambda c: reads.find_job(c, run_id, key))
+
+    def copy_job_results(self, source_job_run_id: int, run_id: int, key: str) -> None:
+        """Copy a job instance's test results, metrics and findings to job ``key`` of run
+        ``run_id`` (a job the result cache served), in SQL, and recount the run's summaries.
+        The copies do not count again in the duration histograms: nothing ran again."""
+
+        def work(connection: sa.Connection) -> None:
+            target = connection.execute(
+                sa.select(job_runs.c.id)
+                .where(job_runs.c.run_id == run_id, job_runs.c.key == key)
+                .order_by(job_runs.c.id.desc())
+                .limit(1)
+            ).scalar()
+            if target is None:
+                raise LookupError(f"no job {key!r} in run {run_id}")
+            writes.lock_run(connection, run_id)
+            _copy_rows(connection, test_results, source_job_run_id, target, {})
+            _copy_rows(connection, metrics, source_job_run_id, target, {"run_id": run_id})
+            _copy_rows(connection, findings, source_job_run_id, target, {"run_id": run_id})
+            writes._refresh_tests(connection, run_id)
+            writes.refresh_coverage(connection, run_id)
+
+        self._write(work)
+
     def stats(self, *, since: float, workflow: str | None = None) -> Stats:
         """Pipeline metrics for runs started at ``since`` or later (see :mod:`.stats`)."""
         return self._read(lambda c: stats.compute(c, since=since, workflow=workflow))
@@ -460,6 +496,25 @@ class Store:
         ids = list(run_ids)
         if ids:
             self._write(lambda c: writes.forget(c, ids, time.time()))
+
+
+def _copy_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    source_job_run_id: int,
+    target_job_run_id: int,
+    fixed: Mapping[str, Any],
+) -> None:
+    """INSERT ... SELECT a job's rows of ``table`` as rows of another job (new ids)."""
+    columns = [c for c in table.columns if c.name not in ("id", "job_run_id", *fixed)]
+    values = [
+        *(sa.literal(v).label(k) for k, v in fixed.items()),
+        sa.literal(target_job_run_id).label("job_run_id"),
+        *columns,
+    ]
+    names = [*fixed, "job_run_id", *(c.name for c in columns)]
+    chosen = sa.select(*values).where(table.c.job_run_id == source_job_run_id).order_by(table.c.id)
+    connection.execute(table.insert().from_select(names, chosen))
 
 
 def _first_line(error: BaseException | None) -> str:

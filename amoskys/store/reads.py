@@ -7,6 +7,7 @@ index, tests, metrics, artifacts): never one query per job.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -215,3 +216,30 @@ def test_histories(
         inputs = f"{sha}|{workflow_sha}|{job_key}"
         found.setdefault(test_id, []).append(Attempt(int(run_id), inputs, outcome))
     return found
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A job instance's row as the result cache checks it before reusing it."""
+
+    id: int
+    status: str
+    conclusion: str | None
+    run_dir: str  # the run's folder, relative to the state folder
+
+
+def find_job(connection: sa.Connection, run_id: int, key: str) -> FinishedJob | None:
+    """The job instance ``key`` of run ``run_id`` (the newest row if there are several);
+    None when it, or its run, is no longer in the store."""
+    row = connection.execute(
+        sa.select(job_runs.c.id, job_runs.c.status, job_runs.c.conclusion, runs.c.run_dir)
+        .join(runs, runs.c.id == job_runs.c.run_id)
+        .where(job_runs.c.run_id == run_id, job_runs.c.key == key)
+        .order_by(job_runs.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    return FinishedJob(
+        id=int(row.id), status=str(row.status), conclusion=row.conclusion, run_dir=str(row.run_dir)
+    )

@@ -91,7 +91,7 @@ def test_a_flaky_test_is_stored_flaky_then_quarantined_and_listed(
     # Next run, same commit: it fails on every attempt; the history flagged it: quarantined.
     counter.unlink()
     fails.write_text("9")
-    second = cli(root, "run", "--no-live")
+    second = cli(root, "run", "--no-live", "--no-cache")  # the same inputs: run it again
     assert second.returncode == 0, second.stdout + second.stderr
     assert counter.read_text() == "3"  # the first call and 2 re-runs
     data = report_json(root)

@@ -152,7 +152,7 @@ def test_two_runs_at_once_on_one_sqlite_file_are_both_stored(make_repo: Repo) ->
     env.pop("AMOSKYS_DATABASE_URL", None)
     procs = [
         subprocess.Popen(  # nosec B603
-            [sys.executable, "-m", "amoskys", "run", "--no-live", "-j", "4"],
+            [sys.executable, "-m", "amoskys", "run", "--no-live", "--no-cache", "-j", "4"],
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
@@ -183,7 +183,7 @@ def test_stats_and_gc_keep_the_summary(make_repo: Repo) -> None:
         }
     )
     for _ in range(2):
-        assert cli(root, "run", "--no-live").returncode == 0
+        assert cli(root, "run", "--no-live", "--no-cache").returncode == 0
     stats = json.loads(cli(root, "stats", "--json").stdout)
     assert stats["runs"] == 2 and stats["success_rate"] == 1.0
     assert cli(root, "gc", "--keep-days", "0", "--keep-runs", "1").returncode == 0
