@@ -46,8 +46,11 @@ PROJECT = {
 }
 
 
+REAL = {tool: shutil.which(tool) for tool in TOOLS}  # before any test puts shims on PATH
+
+
 def _shim(folder: Path, logs: Path, tool: str, body: str | None = None) -> None:
-    real = shutil.which(tool)
+    real = REAL[tool]
     assert real is not None, f"{tool} must be installed for these tests"
     script = folder / tool
     command = body if body is not None else f'exec "{real}" "$@"'
@@ -273,7 +276,9 @@ def test_mypy_keeps_its_cache_under_the_state_folder(make_repo: Repo, tmp_path: 
     root = make_repo(PROJECT)
     state = ensure_state_dir(root)
     lint(load_settings(root), state_dir=state)
-    assert any((state / "cache" / "mypy").rglob("*.meta.json"))
+    folder = state / "cache" / "mypy"
+    kept = [p for p in folder.rglob("*") if p.is_file() and p.parent.parent == folder]
+    assert kept, "mypy wrote no incremental cache under .amoskys/cache/mypy"
 
     (root / "pyproject.toml").write_text(
         PROJECT["pyproject.toml"] + '\n[tool.mypy]\ncache_dir = "elsewhere"\n'
