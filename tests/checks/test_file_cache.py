@@ -18,6 +18,7 @@ import pytest
 
 from amoskys.checks.commands import CheckOutcome, lint, lint_specs, security_scan
 from amoskys.checks.file_cache import FileResults, finding_from_row, finding_row
+from amoskys.checks.output import render_text
 from amoskys.checks.settings import load_settings
 from amoskys.checks.targets import black_files, flake8_files
 from amoskys.checks.tools import ToolRun
@@ -134,6 +135,10 @@ def test_second_run_starts_no_tool_and_gives_the_same_findings(
     flake8 = by_name(second_lint, "flake8")
     assert flake8.ran and flake8.checked_files == 0 and flake8.cached_files == len(PY_FILES)
     assert not second_lint.passed and not second_scan.passed  # cached findings still gate
+    assert f"0 of {len(PY_FILES)} files unchanged" in render_text(first_lint)
+    assert f"{len(PY_FILES)} of {len(PY_FILES)} files unchanged (cached)" in render_text(
+        second_lint
+    )
 
 
 def test_only_the_edited_file_is_checked_again(make_repo: Repo, shims: Path) -> None:
