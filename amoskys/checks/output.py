@@ -50,7 +50,7 @@ def render_text(outcome: CheckOutcome) -> str:
         timing = f"{run.seconds:.1f}s"
         if run.ran and run.checked_files is not None:
             total = run.checked_files + run.cached_files
-            timing += f", {run.cached_files} of {total} files unchanged (cached)"
+            timing += f", {run.cached_files} of {total} files from the cache"
         out.append(f"  {run.spec.name:<10} {state} ({timing})")
     by_file: dict[str, list[Judged]] = defaultdict(list)
     for judged in outcome.judged:

@@ -135,8 +135,8 @@ def test_second_run_starts_no_tool_and_gives_the_same_findings(
     flake8 = by_name(second_lint, "flake8")
     assert flake8.ran and flake8.checked_files == 0 and flake8.cached_files == len(PY_FILES)
     assert not second_lint.passed and not second_scan.passed  # cached findings still gate
-    assert f"0 of {len(PY_FILES)} files unchanged" in render_text(first_lint)
-    assert f"{len(PY_FILES)} of {len(PY_FILES)} files unchanged (cached)" in render_text(
+    assert f"0 of {len(PY_FILES)} files from the cache" in render_text(first_lint)
+    assert f"{len(PY_FILES)} of {len(PY_FILES)} files from the cache" in render_text(
         second_lint
     )
 
