@@ -9,7 +9,8 @@ and the secret scan. Both sides run in a scratch clone of this repository:
   for both sides, plus Amoskys's per-file lint cache);
 - one file edited: a line appended to one module, then both sides again.
 
-Run: ``python bench/bench_checks.py``.
+Run: ``python bench/bench_checks.py``. With ``--store``: only the comparison of the per-file
+cache's JSON store with sqlite3 (2,000 files, one in ten with a finding).
 """
 
 from __future__ import annotations
@@ -68,5 +69,70 @@ def main() -> None:
     print(f"{'ratio (target <= 0.6x)':28}" + "".join(f"{r:>14.2f}x" for r in ratios))
 
 
+def store() -> None:
+    """The JSON file per tool and key (what Amoskys uses) against one sqlite3 table."""
+    import json
+    import sqlite3
+
+    sys.path.insert(0, str(REPO))
+    from amoskys.checks.file_cache import FileResults, finding_row
+    from amoskys.findings.model import Category, Finding, Severity
+
+    count = 2000
+    one = Finding("flake8", "F401", Severity.MEDIUM, Category.STYLE, "unused", "a.py", 1, 1, "x")
+    files = {f"pkg/m{i}.py": (f"{i:064d}", [one] if i % 10 == 0 else []) for i in range(count)}
+    with tempfile.TemporaryDirectory(prefix="amoskys-bench-store-") as temp:
+        folder = Path(temp)
+        results = FileResults(folder, "flake8", "k" * 64)
+        start = time.perf_counter()
+        for path, (content, found) in files.items():
+            results.put(path, content, found)
+        results.save()
+        json_write = time.perf_counter() - start
+        start = time.perf_counter()
+        again = FileResults(folder, "flake8", "k" * 64)
+        hits = sum(again.get(path, content) is not None for path, (content, _) in files.items())
+        json_read = time.perf_counter() - start
+        assert hits == count
+        database = folder / "cache.sqlite"
+        start = time.perf_counter()
+        con = sqlite3.connect(database)
+        con.execute("create table r (key text, path text, digest text, findings text)")
+        with con:
+            con.executemany(
+                "insert into r values (?, ?, ?, ?)",
+                [
+                    ("k", path, content, json.dumps([finding_row(f) for f in found]))
+                    for path, (content, found) in files.items()
+                ],
+            )
+        con.close()
+        sql_write = time.perf_counter() - start
+        start = time.perf_counter()
+        con = sqlite3.connect(database)
+        rows = {
+            path: (digest, json.loads(text))
+            for path, digest, text in con.execute(
+                "select path, digest, findings from r where key = ?", ("k",)
+            )
+        }
+        con.close()
+        hits = sum(rows[path][0] == content for path, (content, _) in files.items())
+        sql_read = time.perf_counter() - start
+        assert hits == count
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"json:    write {json_write * 1000:6.1f} ms, read {json_read * 1000:6.1f} ms, "
+            f"{results.path.stat().st_size / 1000:.0f} kB"
+        )
+        print(
+            f"sqlite3: write {sql_write * 1000:6.1f} ms, read {sql_read * 1000:6.1f} ms, "
+            f"{database.stat().st_size / 1000:.0f} kB"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    if "--store" in sys.argv:
+        store()
+    else:
+        main()
