@@ -82,11 +82,13 @@ def config_text(tool: str, root: Path) -> str:
         for name in (".isort.cfg", "setup.cfg", "tox.ini", ".editorconfig"):
             parts.append(file_text(root / name))
         # isort calls a module first-party when it exists in the project's source folders.
+        # Only names that can be modules: caches and reports coming and going do not count.
         for folder in (root, root / "src"):
             try:
-                parts.append(_json(sorted(os.listdir(folder))))
+                names = [n for n in os.listdir(folder) if _module_like(folder, n)]
             except OSError:
-                parts.append("[]")
+                names = []
+            parts.append(_json(sorted(names)))
         return "\x1e".join(parts)
     if tool == "flake8":
         return "\x1e".join(file_text(root / n) for n in ("setup.cfg", "tox.ini", ".flake8"))
@@ -95,6 +97,12 @@ def config_text(tool: str, root: Path) -> str:
             [_json(pyproject_section(root, "tool", "bandit")), file_text(root / ".bandit")]
         )
     return ""
+
+
+def _module_like(folder: Path, name: str) -> bool:
+    if name.startswith(".") or name == "__pycache__":
+        return False
+    return name.endswith((".py", ".pyi", ".so", ".pyd")) or (folder / name).is_dir()
 
 
 def black_files(root: Path, files: Iterable[str]) -> list[str]:
