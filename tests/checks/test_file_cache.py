@@ -136,9 +136,7 @@ def test_second_run_starts_no_tool_and_gives_the_same_findings(
     assert flake8.ran and flake8.checked_files == 0 and flake8.cached_files == len(PY_FILES)
     assert not second_lint.passed and not second_scan.passed  # cached findings still gate
     assert f"0 of {len(PY_FILES)} files from the cache" in render_text(first_lint)
-    assert f"{len(PY_FILES)} of {len(PY_FILES)} files from the cache" in render_text(
-        second_lint
-    )
+    assert f"{len(PY_FILES)} of {len(PY_FILES)} files from the cache" in render_text(second_lint)
 
 
 def test_only_the_edited_file_is_checked_again(make_repo: Repo, shims: Path) -> None:
