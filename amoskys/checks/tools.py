@@ -197,12 +197,8 @@ def run_per_file(
                 store.put(rel, before[rel], fresh.get(rel, []))
         store.save(root)
     merged = [f for rel in files for f in cached.get(rel, fresh.get(rel, []))]
-    merged += [
-        f
-        for name, found in fresh.items()
-        if name not in cached and name not in files
-        for f in found
-    ]
+    known = set(files)
+    merged += [f for name, found in fresh.items() if name not in known for f in found]
     return replace(run, findings=tuple(merged), checked_files=len(misses), cached_files=len(cached))
 
 
