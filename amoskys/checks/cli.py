@@ -90,27 +90,37 @@ def _report_options(func: Callable[..., int]) -> Callable[..., int]:
     return func
 
 
+_NO_CACHE_HELP = "Check every file, not only those changed since the cached results."
+
+
 @click.command(name="lint")
+@click.option("--no-cache", is_flag=True, help=_NO_CACHE_HELP)
 @_report_options
-def lint_command(fmt: str | None, output: str | None) -> int:
+def lint_command(no_cache: bool, fmt: str | None, output: str | None) -> int:
     """Black, isort, flake8 and mypy in parallel; exit 1 when a gate fails."""
     root = _root()
     settings = load_settings(root)
-    return _finish(lint(settings, state_dir=_state_dir(root)), settings, fmt, output)
+    outcome = lint(settings, state_dir=_state_dir(root), use_cache=not no_cache)
+    return _finish(outcome, settings, fmt, output)
 
 
 @click.command(name="security-scan")
 @click.option("--secrets-only", is_flag=True, help="Only the secret scan.")
 @click.option("--staged", is_flag=True, help="Scan staged changes (for the pre-commit hook).")
+@click.option("--no-cache", is_flag=True, help=_NO_CACHE_HELP)
 @_report_options
 def security_scan_command(
-    secrets_only: bool, staged: bool, fmt: str | None, output: str | None
+    secrets_only: bool, staged: bool, no_cache: bool, fmt: str | None, output: str | None
 ) -> int:
     """Bandit, offline vulnerabilities, secrets (pip-audit and Safety when installed)."""
     root = _root()
     settings = load_settings(root)
     outcome = security_scan(
-        settings, state_dir=_state_dir(root), secrets_only=secrets_only, staged=staged
+        settings,
+        state_dir=_state_dir(root),
+        secrets_only=secrets_only,
+        staged=staged,
+        use_cache=not no_cache,
     )
     return _finish(outcome, settings, fmt, output)
 

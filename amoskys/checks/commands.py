@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from amoskys.checks.settings import CheckSettings
-from amoskys.checks.tools import ToolRun, ToolSpec, run_tools
+from amoskys.checks.tools import FileCacheSetup, ToolRun, ToolSpec, run_tools
+from amoskys.errors import AmoskysError
 from amoskys.findings.linters import (
     collect_black,
     collect_flake8,
@@ -49,13 +50,36 @@ class CheckOutcome:
 
 
 def lint_specs(settings: CheckSettings, cache: Path | None = None) -> list[ToolSpec]:
-    """The four linters; ``cache`` keeps mypy's incremental cache under ``.amoskys/``."""
-    paths = settings.paths
-    mypy_cache = (f"--cache-dir={cache / 'mypy'}",) if cache is not None else ()
+    """The four linters; ``cache`` keeps mypy's incremental cache under ``.amoskys/``
+    (unless the project's mypy configuration names its own cache folder)."""
+    paths = tuple(settings.paths)
+    mypy_cache: tuple[str, ...] = ()
+    if cache is not None and not mypy_sets_cache_dir(settings.root):
+        mypy_cache = (f"--cache-dir={cache / 'mypy'}",)
     return [
-        ToolSpec("black", "format", "black", ("--check", *paths), collect_black, (0, 1)),
-        ToolSpec("isort", "imports", "isort", ("--check-only", *paths), collect_isort, (0, 1)),
-        ToolSpec("flake8", "style", "flake8", tuple(paths), collect_flake8, (0, 1)),
+        ToolSpec(
+            "black",
+            "format",
+            "black",
+            ("--check",),
+            collect_black,
+            (0, 1),
+            targets=paths,
+            per_file=True,
+        ),
+        ToolSpec(
+            "isort",
+            "imports",
+            "isort",
+            ("--check-only", "--filter-files"),  # its skip rules also for files given by name
+            collect_isort,
+            (0, 1),
+            targets=paths,
+            per_file=True,
+        ),
+        ToolSpec(
+            "flake8", "style", "flake8", (), collect_flake8, (0, 1), targets=paths, per_file=True
+        ),
         ToolSpec(
             "mypy",
             "types",
@@ -66,22 +90,52 @@ def lint_specs(settings: CheckSettings, cache: Path | None = None) -> list[ToolS
                 "--no-color-output",
                 "--no-error-summary",
                 *mypy_cache,
-                *settings.packages,
             ),
             collect_mypy,
             (0, 1),
+            targets=tuple(settings.packages),
         ),
     ]
 
 
+def mypy_sets_cache_dir(root: Path) -> bool:
+    """Whether the project (or ``$MYPY_CACHE_DIR``) already chooses mypy's cache folder."""
+    import configparser
+
+    from amoskys.checks.targets import pyproject_section
+
+    if os.environ.get("MYPY_CACHE_DIR"):
+        return True
+    section = pyproject_section(root, "tool", "mypy")
+    if isinstance(section, dict) and "cache_dir" in section:
+        return True
+    for name in ("mypy.ini", ".mypy.ini", "setup.cfg"):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(root / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if parser.has_option("mypy", "cache_dir"):
+            return True
+    return False
+
+
 def bandit_spec(settings: CheckSettings) -> ToolSpec:
-    args = ["-r", *settings.packages, "-f", "json", "-o", "{report}", "-q"]
+    args = ["-f", "json", "-o", "{report}", "-q", "-r"]
     if (settings.root / "pyproject.toml").is_file():
         text = (settings.root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
         if "[tool.bandit" in text:
             args[:0] = ["-c", "pyproject.toml"]
     return ToolSpec(
-        "bandit", "code-security", "bandit", tuple(args), collect_bandit, (0, 1), reads_report=True
+        "bandit",
+        "code-security",
+        "bandit",
+        tuple(args),
+        collect_bandit,
+        (0, 1),
+        reads_report=True,
+        targets=tuple(settings.packages),
+        per_file=True,
     )
 
 
@@ -166,15 +220,36 @@ def _finish(
     return CheckOutcome(command, tuple(runs), tuple(judged), verdict, tests, tuple(notes), problems)
 
 
+def file_cache_setup(root: Path, state_dir: Path | None, *, read: bool) -> FileCacheSetup | None:
+    """The per-file result cache under ``.amoskys/cache/lint``; ``None`` outside a git
+    repository (the candidates are the files git would push) or without a state folder."""
+    if state_dir is None:
+        return None
+    try:
+        files = tracked_files(root)
+    except AmoskysError:
+        return None
+    return FileCacheSetup(state_dir / "cache" / "lint", tuple(files), read=read)
+
+
 def lint(
-    settings: CheckSettings, *, state_dir: Path | None = None, today: date | None = None
+    settings: CheckSettings,
+    *,
+    state_dir: Path | None = None,
+    today: date | None = None,
+    use_cache: bool = True,
 ) -> CheckOutcome:
-    """Black, isort, flake8 and mypy at once (their caches under ``.amoskys/cache``)."""
+    """Black, isort, flake8 and mypy at once (their caches under ``.amoskys/cache``).
+
+    Black, isort and flake8 re-check only files changed since their cached results;
+    ``use_cache=False`` (``--no-cache``) checks every file and refreshes the cache.
+    """
     env = dict(os.environ)
     cache = state_dir / "cache" if state_dir is not None else None
     if cache is not None:
         env["BLACK_CACHE_DIR"] = str(cache / "black")
-    runs = run_tools(lint_specs(settings, cache), settings.root, env)
+    setup = file_cache_setup(settings.root, state_dir, read=use_cache)
+    runs = run_tools(lint_specs(settings, cache), settings.root, env, cache=setup)
     return _finish("lint", settings, runs, (), set(), today=today)
 
 
@@ -185,8 +260,13 @@ def security_scan(
     secrets_only: bool = False,
     staged: bool = False,
     today: date | None = None,
+    use_cache: bool = True,
 ) -> CheckOutcome:
-    """Bandit, offline vulnerabilities (OSV), secrets; pip-audit and Safety when installed."""
+    """Bandit, offline vulnerabilities (OSV), secrets; pip-audit and Safety when installed.
+
+    Bandit and the secret scan re-check only files changed since their cached results;
+    ``use_cache=False`` (``--no-cache``) checks every file and refreshes the cache.
+    """
     from amoskys.security.scan import scan_dependencies, scan_secrets
 
     extra: list[Finding] = []
@@ -196,8 +276,13 @@ def security_scan(
 
     missing: list[GateResult] = []
 
+    setup = file_cache_setup(settings.root, state_dir, read=use_cache)
+
     def secrets() -> None:
-        found = scan_secrets(settings, staged=staged)
+        if staged or setup is None:
+            found = scan_secrets(settings, staged=staged)
+        else:
+            found = cached_secret_scan(settings, setup)
         with lock:
             extra.extend(found)
             ran.add("secrets")
@@ -226,7 +311,7 @@ def security_scan(
         specs = [bandit_spec(settings), *online_specs(settings)]
     for worker in workers:
         worker.start()
-    runs = run_tools(specs, settings.root)
+    runs = run_tools(specs, settings.root, cache=setup)
     for worker in workers:
         worker.join()
     for run in runs:
@@ -244,6 +329,22 @@ def security_scan(
         gates = tuple(g for g in outcome.verdict.gates if g.name != "vulnerabilities")
         outcome = replace(outcome, verdict=Verdict(gates + tuple(missing)))
     return outcome
+
+
+def cached_secret_scan(settings: CheckSettings, setup: FileCacheSetup) -> list[Finding]:
+    """The secret scan over the files git would push, per file through the result cache
+    (keyed by the scanner's own code and its configuration)."""
+    from amoskys.checks.file_cache import FileResults, amoskys_stamp, file_text, key_of
+    from amoskys.security import secrets
+    from amoskys.security.scan import secrets_config
+
+    config = secrets_config(settings)
+    scanner = file_text(Path(secrets.__file__))
+    key = key_of("secrets", amoskys_stamp(), scanner, repr(config))
+    store = FileResults(setup.folder, "secrets", key, read=setup.read)
+    found = secrets.scan_files(settings.root, setup.files, config=config, cache=store)
+    store.save(settings.root)
+    return found
 
 
 def run_tests(

@@ -47,7 +47,11 @@ def render_text(outcome: CheckOutcome) -> str:
     out: list[str] = [f"amoskys {outcome.command}"]
     for run in outcome.runs:
         state = f"{len(run.findings)} finding(s)" if run.ran else f"did not run: {run.why}"
-        out.append(f"  {run.spec.name:<10} {state} ({run.seconds:.1f}s)")
+        timing = f"{run.seconds:.1f}s"
+        if run.ran and run.checked_files is not None:
+            total = run.checked_files + run.cached_files
+            timing += f", {run.cached_files} of {total} files from the cache"
+        out.append(f"  {run.spec.name:<10} {state} ({timing})")
     by_file: dict[str, list[Judged]] = defaultdict(list)
     for judged in outcome.judged:
         by_file[judged.finding.file or "(project)"].append(judged)

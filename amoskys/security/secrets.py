@@ -122,7 +122,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 from amoskys.errors import ConfigError
 from amoskys.findings.model import Category, Finding, Severity, with_fingerprint
@@ -1302,15 +1302,29 @@ def scan_bytes(data: bytes, path: str, *, config: SecretsConfig = DEFAULT_CONFIG
     return scan_text(data.decode("utf-8", errors="replace"), path, config=config)
 
 
+class ResultStore(Protocol):
+    """Findings per file and content hash (``amoskys.checks.file_cache.FileResults``)."""
+
+    def get(self, path: str, content: str) -> list[Finding] | None: ...
+
+    def put(self, path: str, content: str, findings: Iterable[Finding]) -> None: ...
+
+
 def scan_files(
-    root: Path, paths: Iterable[str], *, config: SecretsConfig = DEFAULT_CONFIG
+    root: Path,
+    paths: Iterable[str],
+    *,
+    config: SecretsConfig = DEFAULT_CONFIG,
+    cache: ResultStore | None = None,
 ) -> list[Finding]:
     """The secrets in the files ``paths`` (POSIX, relative to ``root``, e.g. ``git ls-files``).
 
     Skipped: paths matching ``allow_paths``, paths leaving the root (absolute, ``..``),
     anything that is not a regular file (missing, a directory, a symlink, unreadable), files
     over ``max_file_bytes``, binary files, files with the file pragma. Findings are in the
-    order of ``paths``, then by position.
+    order of ``paths``, then by position. With ``cache``, a file whose content (sha256) has
+    stored findings is not scanned again, and fresh results are put there (the caller saves;
+    the cache's key must cover ``config`` and this scanner's code).
     """
     findings: list[Finding] = []
     for rel in paths:
@@ -1329,5 +1343,13 @@ def scan_files(
                 data = handle.read(config.max_file_bytes + 1)
         except OSError:
             continue
-        findings.extend(scan_bytes(data, rel, config=config))
+        if cache is None:
+            findings.extend(scan_bytes(data, rel, config=config))
+            continue
+        content = hashlib.sha256(data).hexdigest()
+        found = cache.get(rel, content)
+        if found is None:
+            found = scan_bytes(data, rel, config=config)
+            cache.put(rel, content, found)
+        findings.extend(found)
     return findings
