@@ -408,6 +408,7 @@ class LocalJobExecutor:
             out.append(result)
             if result.outcome is Status.TIMED_OUT and time.monotonic() >= deadline:
                 timed_out = True
+        state.cancelled = cancel.is_set()  # post steps (caches) save nothing for a cancelled job
         for post in reversed(state.posts):
             try:
                 post()

@@ -1,8 +1,9 @@
 """``actions/cache`` (and its ``restore`` and ``save`` halves) over the local cache store.
 
 The combined action restores when its step runs and saves after the job succeeds, unless
-the primary key was an exact hit: GitHub's behaviour, with entries kept under
-``.amoskys/cache/actions``.
+the primary key was an exact hit: GitHub's behaviour, with entries kept in the project's one
+store, ``.amoskys/cache/actions`` (:func:`~amoskys.run.cache_store.project_store`), which also
+holds ``setup-python``'s pip cache and the cached job environments.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amoskys.errors import AmoskysError
-from amoskys.run.cache_store import CacheStore
+from amoskys.run.cache_store import CacheStore, project_store
 
 if TYPE_CHECKING:
     from amoskys.run.job import StepContext
 
 
 def _store(step: StepContext) -> CacheStore:
-    return CacheStore(step.settings.root / ".amoskys" / "cache" / "actions")
+    return project_store(step.settings.root)
 
 
 def _home(step: StepContext) -> Path:
