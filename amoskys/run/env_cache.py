@@ -415,6 +415,7 @@ class EnvCache:
     ) -> int:
         """Hard-link ``source`` into ``dest``, rewriting the files named in ``rewrite``."""
         src_root, dst_root = os.fspath(source), os.fspath(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         os.mkdir(dst_root)
         items = list(_walk(source))  # strings, not Paths: about twice as fast
         for rel, kind in items:  # folders first (default mode, as in a fresh venv): faster

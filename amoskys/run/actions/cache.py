@@ -61,14 +61,16 @@ def _restore(step: StepContext) -> bool:
     return result.hit
 
 
-def _save(step: StepContext, key: str, paths: str) -> None:
+def _save(step: StepContext, key: str, paths: str, *, post: bool = False) -> None:
+    """Save ``paths`` under ``key``; ``post``: at the end of the job, when the step's log is
+    closed (messages go to the job's post log)."""
     from amoskys.run.job import ActionFailed
 
     try:
         result = _store(step).save(key, paths, step.job.workspace, home=_home(step))
     except AmoskysError as err:
         raise ActionFailed(err.message) from None
-    step.log(result.message)
+    (step.job.post_log if post else step.log)(result.message)
 
 
 def run(step: StepContext) -> None:
@@ -80,7 +82,7 @@ def run(step: StepContext) -> None:
 
     def post() -> None:
         if save_always or not step.job.failed:
-            _save(step, key, paths)
+            _save(step, key, paths, post=True)
 
     step.job.posts.append(post)
 

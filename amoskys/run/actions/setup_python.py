@@ -113,9 +113,9 @@ def _from_env_cache(step: StepContext, interp: Interpreter, venv: Path) -> bool:
         try:
             result = cache.save(key, venv, job.workspace, restored=restored)
         except OSError as err:
-            step.log(f"environment cache: job venv not saved: {err.strerror or err}")
+            job.post_log(f"environment cache: job venv not saved: {err.strerror or err}")
             return
-        step.log(result.message)
+        job.post_log(result.message)
 
     job.posts.append(save)
     return restored is not None
