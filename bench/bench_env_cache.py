@@ -101,7 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         git(project, "add", "-A", env=env)
         git(project, "commit", "-q", "-m", "bench: env cache workflow", env=env)
         print(f"project: {git(project, 'log', '-1', '--format=%h %s', env=env).strip()}")
-        cmd = [*AMOSKYS, "run", "--no-live", "--job", "deps", "env-cache-bench.yml"]
+        cmd = [
+            *AMOSKYS,
+            "run",
+            "--no-live",
+            "--job",
+            "deps",
+            ".github/workflows/env-cache-bench.yml",
+        ]
         results: dict[str, tuple[Timing, float | None, dict[str, float]]] = {}
         for key, _, extra in RUNS:
             log = base / f"{key}.log"
