@@ -443,3 +443,27 @@ def test_amoskys_run_restores_the_env_of_the_last_successful_run(
     assert third.returncode == 0, third.stdout + third.stderr
     assert probe.read_text().split() == ["cold", "warm", "cold"]
     assert len(keys()) == 2
+
+
+def test_actions_cache_saves_at_job_end_into_the_same_store(make_repo: Repo) -> None:
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": """
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/cache@v4
+        with: {path: out/data.txt, key: data-1}
+      - run: mkdir -p out && echo made-by-the-job > out/data.txt
+""",
+        }
+    )
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "[build/post] Cache saved with key: data-1" in first.stdout
+    store = root / ".amoskys" / "cache" / "actions"
+    assert list((store / "entries").glob("*.json"))
+    second = run_cli(root)
+    assert "Cache restored from key: data-1" in second.stdout
