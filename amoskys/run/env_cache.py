@@ -26,7 +26,7 @@ files instead of writing into them, so the shared inodes stay as they were. Savi
 other way: the finished job's venv is hard-linked into ``.tmp/`` and renamed into place, so
 readers only ever see complete entries; concurrent savers of one key each publish their own
 entry and the newest wins. At most :data:`KEEP_PER_JOB` keys are kept per job instance and
-interpreter (the newest), one entry per key.
+interpreter (the newest), one entry per key, and an entry not restored for two weeks goes.
 
 Delete ``.amoskys/cache/actions/envs`` at any time to drop every entry (a job that was
 materialising one falls back to a fresh venv); ``AMOSKYS_ENV_CACHE=0`` turns the cache off.
@@ -58,6 +58,9 @@ if sys.platform != "win32":
 FORMAT = 1
 KEEP_PER_JOB = 2
 """Keys kept per job instance and interpreter: the current one and the one before it."""
+MAX_IDLE_SECONDS = 14 * 86400.0
+"""An entry not restored for this long goes at the next save (an old interpreter, a renamed
+job: keys whose job and interpreter never save again)."""
 DISABLE_VARIABLE = "AMOSKYS_ENV_CACHE"
 STALE_SECONDS = 3600.0
 
@@ -510,7 +513,8 @@ class EnvCache:
         return files
 
     def _evictable(self, key: EnvKey) -> list[Path]:
-        """Older entries of ``key``, and the keys of the same scope beyond :attr:`keep`."""
+        """Older entries of ``key``, the keys of the same scope beyond :attr:`keep`, and keys
+        idle for more than :data:`MAX_IDLE_SECONDS`."""
         doomed = self.entries(key)[1:]
         newest: list[tuple[str, Path]] = []  # (newest entry name, key folder) of this scope
         for folder in self.root.iterdir():
@@ -523,6 +527,11 @@ class EnvCache:
             )
             if not entries:
                 continue
+            with contextlib.suppress(OSError):
+                idle = time.time() - (entries[0] / "meta.json").stat().st_mtime
+                if idle > MAX_IDLE_SECONDS and folder.name != key.digest:
+                    doomed.append(folder)
+                    continue
             meta = self._meta(entries[0])
             if meta is not None and meta.get("scope") == key.scope:
                 newest.append((entries[0].name, folder))

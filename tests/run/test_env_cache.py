@@ -253,8 +253,15 @@ def test_only_the_newest_keys_of_a_job_are_kept(
     cache.save(other, venv, workspace)
     assert [bool(cache.entries(k)) for k in keys] == [False, True, True]
     assert cache.entries(other)
+    # A key not restored for longer than the limit goes at the next save of any job.
+    idle = cache.entries(keys[1])[0] / "meta.json"
+    long_ago = idle.stat().st_mtime - env_cache.MAX_IDLE_SECONDS - 60
+    os.utime(idle, (long_ago, long_ago))
+    (workspace / "requirements.txt").write_text("envmark==1.0  # other\n")
+    cache.save(make_key(INTERP, job="ci#other", matrix={}, workspace=workspace), venv, workspace)
+    assert [bool(cache.entries(k)) for k in keys] == [False, False, True]
     assert cache.clear() == 3
-    assert not any(cache.entries(k) for k in [*keys, other])
+    assert not any(cache.entries(k) for k in keys)
 
 
 def test_concurrent_saves_of_one_key_leave_one_complete_entry(
