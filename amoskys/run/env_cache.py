@@ -385,12 +385,15 @@ class EnvCache:
         with self._locked(exclusive=False):
             for entry in self.entries(key):
                 meta = self._meta(entry)
-                if meta is None:
+                old_venv, old_workspace = (meta or {}).get("venv"), (meta or {}).get("workspace")
+                if meta is None or not isinstance(old_venv, str):
+                    continue
+                if not isinstance(old_workspace, str):
                     continue
                 pairs = sorted(
                     [
-                        (str(meta["venv"]).encode(), os.fspath(dest).encode()),
-                        (str(meta["workspace"]).encode(), os.fspath(workspace).encode()),
+                        (os.fsencode(old_venv), os.fsencode(dest)),
+                        (os.fsencode(old_workspace), os.fsencode(os.path.abspath(workspace))),
                     ],
                     key=lambda p: -len(p[0]),
                 )
