@@ -543,8 +543,18 @@ class _Manifest:
         )
 
 
+def project_store(project: Path) -> CacheStore:
+    """The one cache store of a project, ``.amoskys/cache/actions``.
+
+    It holds ``actions/cache`` entries, and beside them pip's download cache (``cache: pip``
+    of ``actions/setup-python``, :attr:`CacheStore.pip_cache`) and the job environments of
+    :mod:`amoskys.run.env_cache` (:attr:`CacheStore.envs`).
+    """
+    return CacheStore(Path(project) / ".amoskys" / "cache" / "actions")
+
+
 class CacheStore:
-    """A content-addressed cache at ``root`` (the engine passes ``<repo>/.amoskys/cache``)."""
+    """A content-addressed cache at ``root`` (the engine uses :func:`project_store`)."""
 
     def __init__(self, root: Path, *, os_name: str | None = None) -> None:
         self.root = Path(os.path.abspath(root))
@@ -563,6 +573,16 @@ class CacheStore:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def pip_cache(self) -> Path:
+        """pip's download and wheel cache, shared by every job that asks for ``cache: pip``."""
+        return self.root / "pip"
+
+    @property
+    def envs(self) -> Path:
+        """Cached job environments (:class:`amoskys.run.env_cache.EnvCache`)."""
+        return self.root / "envs"
 
     def blob_path(self, sha256: str) -> Path:
         """Where the blob with this digest lives."""

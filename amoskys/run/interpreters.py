@@ -856,11 +856,19 @@ def _repoint_scripts(bin_dir: Path, old: str, new: str, names: Iterable[str] | N
         data = path.read_bytes()
         if not data.startswith(b"#!") or before not in data:
             continue
-        first, newline, rest = data.partition(b"\n")
-        if before in first:
-            first = first.replace(before, after)
-            if len(first) > _SHEBANG_LIMIT:
-                first = _TRAMPOLINE % first[2:].strip()
         mode = stat.S_IMODE(path.stat().st_mode)
-        path.write_bytes(first + newline + rest.replace(before, after))
+        path.write_bytes(repoint_script(data.replace(before, after)))
         os.chmod(path, mode)
+
+
+def repoint_script(data: bytes) -> bytes:
+    """A ``#!`` script whose shebang is too long for the kernel, as pip's ``/bin/sh`` trampoline.
+
+    Scripts with a short enough shebang (or none) are returned as they are.
+    """
+    if not data.startswith(b"#!"):
+        return data
+    first, newline, rest = data.partition(b"\n")
+    if len(first) <= _SHEBANG_LIMIT:
+        return data
+    return _TRAMPOLINE % first[2:].strip() + newline + rest

@@ -146,6 +146,7 @@ class JobState:
     failed: bool = False
     cancelled: bool = False
     posts: list[Callable[[], None]] = field(default_factory=list)
+    post_log: Callable[[str], None] = lambda text: None  # set before post steps run
     process_groups: list[int] = field(default_factory=list)  # killed when the job ends
     executed: int = 0  # steps seen so far, composite actions' inner steps included
 
@@ -417,6 +418,8 @@ class LocalJobExecutor:
             out.append(result)
             if result.outcome is Status.TIMED_OUT and time.monotonic() >= deadline:
                 timed_out = True
+        state.cancelled = cancel.is_set()  # post steps (caches) save nothing for a cancelled job
+        state.post_log = lambda text: self.reporter.step_line(inst, "post", self.masker.mask(text))
         for post in reversed(state.posts):
             try:
                 post()

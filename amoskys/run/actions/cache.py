@@ -1,8 +1,9 @@
 """``actions/cache`` (and its ``restore`` and ``save`` halves) over the local cache store.
 
 The combined action restores when its step runs and saves after the job succeeds, unless
-the primary key was an exact hit: GitHub's behaviour, with entries kept under
-``.amoskys/cache/actions``.
+the primary key was an exact hit: GitHub's behaviour, with entries kept in the project's one
+store, ``.amoskys/cache/actions`` (:func:`~amoskys.run.cache_store.project_store`), which also
+holds ``setup-python``'s pip cache and the cached job environments.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amoskys.errors import AmoskysError
-from amoskys.run.cache_store import CacheStore
+from amoskys.run.cache_store import CacheStore, project_store
 
 if TYPE_CHECKING:
     from amoskys.run.job import StepContext
 
 
 def _store(step: StepContext) -> CacheStore:
-    return CacheStore(step.settings.root / ".amoskys" / "cache" / "actions")
+    return project_store(step.settings.root)
 
 
 def _home(step: StepContext) -> Path:
@@ -60,14 +61,16 @@ def _restore(step: StepContext) -> bool:
     return result.hit
 
 
-def _save(step: StepContext, key: str, paths: str) -> None:
+def _save(step: StepContext, key: str, paths: str, *, post: bool = False) -> None:
+    """Save ``paths`` under ``key``; ``post``: at the end of the job, when the step's log is
+    closed (messages go to the job's post log)."""
     from amoskys.run.job import ActionFailed
 
     try:
         result = _store(step).save(key, paths, step.job.workspace, home=_home(step))
     except AmoskysError as err:
         raise ActionFailed(err.message) from None
-    step.log(result.message)
+    (step.job.post_log if post else step.log)(result.message)
 
 
 def run(step: StepContext) -> None:
@@ -79,7 +82,7 @@ def run(step: StepContext) -> None:
 
     def post() -> None:
         if save_always or not step.job.failed:
-            _save(step, key, paths)
+            _save(step, key, paths, post=True)
 
     step.job.posts.append(post)
 
