@@ -380,9 +380,20 @@ def stats_command(since: str, workflow: str | None, as_json: bool) -> int:
 @click.command(name="gc")
 @click.option("--keep-days", type=click.IntRange(0), default=30, show_default=True)
 @click.option("--keep-runs", type=click.IntRange(0), default=100, show_default=True)
-def gc_command(keep_days: int, keep_runs: int) -> int:
+@click.option(
+    "--env-cache",
+    is_flag=True,
+    help="Also drop the cached job environments (setup-python rebuilds them on the next run).",
+)
+def gc_command(keep_days: int, keep_runs: int, env_cache: bool) -> int:
     """Delete old runs' logs, workspaces and artifacts; keep the rows metrics come from."""
     with opened_store() as (store, folder):
+        if env_cache:
+            from amoskys.run.cache_store import project_store
+            from amoskys.run.env_cache import EnvCache
+
+            dropped = EnvCache(project_store(folder.parent).envs).clear()
+            click.echo(f"dropped {dropped} cached job environment(s)")
         old = store.runs_older_than(keep_days=keep_days, keep_runs=keep_runs)
         freed = 0
         for _, run_dir in old:

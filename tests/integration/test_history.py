@@ -226,3 +226,17 @@ jobs:
         assert metrics["gate.security-scan.secrets"] == 0.0
     finally:
         store.close()
+
+
+def test_gc_env_cache_drops_the_cached_job_environments(make_repo: Repo) -> None:
+    root = make_repo({"README.md": "x\n"})
+    entry = root / ".amoskys" / "cache" / "actions" / "envs" / "k1" / "e1" / "venv" / "bin"
+    entry.mkdir(parents=True)
+    (entry / "python").write_text("#!/bin/sh\n")
+    kept = cli(root, "gc")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert entry.exists()  # plain gc leaves the environments alone
+    done = cli(root, "gc", "--env-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dropped 1 cached job environment(s)" in done.stdout
+    assert not (root / ".amoskys" / "cache" / "actions" / "envs" / "k1").exists()
