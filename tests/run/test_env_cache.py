@@ -405,7 +405,8 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.pop("AMOSKYS_RUN_ID", None)
     env.pop(env_cache.DISABLE_VARIABLE, None)
     return subprocess.run(  # nosec B603
-        [sys.executable, "-m", "amoskys", "run", "--no-live", *args],
+        # --no-cache: the job result cache would serve an unchanged job without running it.
+        [sys.executable, "-m", "amoskys", "run", "--no-live", "--no-cache", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
