@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
@@ -55,6 +56,18 @@ def open_store(state_dir: Path, url: str | None = None) -> Store:
     return store
 
 
+@dataclass(frozen=True)
+class StepEnd:
+    """How a step ended, as :meth:`Store.finish_step` records it."""
+
+    outcome: str
+    conclusion: str
+    exit_code: int | None
+    finished: float
+    log_lines: int
+    log_bytes: int
+
+
 class Store:
     """Runs, jobs, steps, logs, artifacts, test results and metrics, written and read."""
 
@@ -84,6 +97,23 @@ class Store:
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         return transaction(self.database, work, write=False)
+
+    def write_many(self, changes: Sequence[Callable[[Store], object]]) -> None:
+        """Make several writes in one transaction, in order: one commit for many small ones.
+
+        Each change calls methods of the store it is given, which all run in this one
+        transaction (the run recorder's group commit). The whole batch is retried from the
+        start while the database is busy, so a change must not count on running only once.
+        """
+        if not changes:
+            return
+
+        def work(connection: sa.Connection) -> None:
+            bound = _InTransaction(self.database, connection)
+            for change in changes:
+                change(bound)
+
+        self._write(work)
 
     def _migrate(self) -> migrate.Migration:
         """Bring the database to head; what a user can get wrong becomes an AmoskysError
@@ -225,16 +255,31 @@ class Store:
         step_id: str | None,
         started: float,
         log_path: str | None,
+        ended: StepEnd | None = None,
     ) -> int:
-        """A step that starts now; its log (if any) is indexed at ``log_path``."""
-        values = dict(
+        """A step that starts now; its log (if any) is indexed at ``log_path``.
+
+        With ``ended``, a step that is already over is written whole (one row, no update).
+        """
+        values: dict[str, Any] = dict(
             job_run_id=job_run_id, index=index, name=name, step_id=step_id, started=started
         )
+        log_values: dict[str, Any] = {}
+        if ended is not None:
+            values.update(
+                outcome=ended.outcome,
+                conclusion=ended.conclusion,
+                exit_code=ended.exit_code,
+                finished=ended.finished,
+            )
+            log_values.update(lines=ended.log_lines, bytes=ended.log_bytes)
 
         def work(connection: sa.Connection) -> int:
             step_run_id = writes.insert_row(connection, step_runs, values)
             if log_path is not None:
-                connection.execute(logs.insert().values(step_run_id=step_run_id, path=log_path))
+                connection.execute(
+                    logs.insert().values(step_run_id=step_run_id, path=log_path, **log_values)
+                )
             return step_run_id
 
         return self._write(work)
@@ -448,6 +493,20 @@ class Store:
         ids = list(run_ids)
         if ids:
             self._write(lambda c: writes.forget(c, ids, time.time()))
+
+
+class _InTransaction(Store):
+    """A store whose every method runs in one already open transaction (:meth:`write_many`)."""
+
+    def __init__(self, database: Database, connection: sa.Connection) -> None:
+        super().__init__(database)
+        self._connection = connection
+
+    def _write(self, work: Callable[[sa.Connection], T]) -> T:
+        return work(self._connection)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        return work(self._connection)
 
 
 def _first_line(error: BaseException | None) -> str:
