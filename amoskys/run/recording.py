@@ -116,18 +116,16 @@ class GroupCommit:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while not self._closed and not self._flushing:
-                    if self._queue:
-                        due = self._oldest + self._interval - time.monotonic()
-                        if due <= 0:
-                            break
-                        self._wake.wait(due)
-                    else:
+                while not self._queue or not (self._closed or self._flushing):
+                    if self._closed and not self._queue:
+                        return
+                    if not self._queue:
                         self._wake.wait()
-                if not self._queue or self._error is not None:
-                    self._busy = False
-                    self._wake.notify_all()
-                    return
+                        continue
+                    due = self._oldest + self._interval - time.monotonic()
+                    if due <= 0:
+                        break
+                    self._wake.wait(due)
                 batch, self._queue = self._queue, []
                 self._busy = True
             try:
