@@ -146,11 +146,8 @@ def run_process(
             wait = POLL_SECONDS
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
-            if stream.eof:  # it closed its output but runs on
-                try:
-                    proc.wait(timeout=wait)
-                except subprocess.TimeoutExpired:
-                    pass
+            if stream.eof:  # it closed its output but runs on (or is exiting just now)
+                _wait_exit(proc, wait)
             else:
                 stream.pump(wait)
         if timed_out or cancelled:
@@ -337,9 +334,7 @@ class _Stream:
             self._pipe.close()
             return
         self._poller.unregister(self._pipe.fileno())
-        threading.Thread(
-            target=self._read_all, args=(False,), name=self._name, daemon=True
-        ).start()
+        threading.Thread(target=self._read_all, args=(False,), name=self._name, daemon=True).start()
 
     def _handle(self, chunk: bytes | None) -> None:
         if chunk is None:
@@ -351,6 +346,32 @@ class _Stream:
         for line in lines:
             if self._on_line is not None:
                 self._on_line(line)
+
+
+def _wait_exit(proc: subprocess.Popen[bytes], wait: float) -> None:
+    """Wait up to ``wait`` seconds for ``proc`` to exit, without reaping it.
+
+    On Linux a pidfd wakes us the moment it exits; elsewhere :meth:`Popen.wait` polls with
+    sleeps that a loaded machine stretches to milliseconds, on every step.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        try:
+            pidfd = pidfd_open(proc.pid)
+        except OSError:  # reaped meanwhile, or a kernel without pidfd
+            pidfd = None
+        if pidfd is not None:
+            try:
+                waiter = select.poll()
+                waiter.register(pidfd, select.POLLIN)
+                waiter.poll(math.ceil(wait * 1000))
+            finally:
+                os.close(pidfd)
+            return
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _stop(proc: subprocess.Popen[bytes], stream: _Stream) -> None:
