@@ -282,7 +282,7 @@ class Store:
             step_run_id = writes.insert_row(connection, step_runs, values)
             if log_path is not None:
                 connection.execute(
-                    logs.insert().values(step_run_id=step_run_id, path=log_path, **log_values)
+                    logs.insert(), dict(step_run_id=step_run_id, path=log_path, **log_values)
                 )
             return step_run_id
 
