@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = 20
@@ -73,10 +73,18 @@ def plain_env(home: Path) -> dict[str, str]:
 
 
 def amoskys_env(home: Path) -> dict[str, str]:
-    """:func:`plain_env` plus PYTHONPATH pointing at this checkout."""
+    """:func:`plain_env` plus PYTHONPATH pointing at this checkout.
+
+    Bytecode is cached under ``home`` (``PYTHONPYCACHEPREFIX``), even when the caller set
+    ``PYTHONDONTWRITEBYTECODE``: an installed Amoskys has its modules compiled at install, so
+    compiling them again in every timed run would measure the compiler, not Amoskys. The
+    cache is warmed by untimed runs before the first round.
+    """
     env = plain_env(home)
     extra = os.environ.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), extra] if extra else [str(REPO)])
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(home / ".cache" / "pycache")
     return env
 
 
@@ -197,6 +205,9 @@ def engine_overhead(repeat: int) -> dict[str, Timing]:
             "version": ([*AMOSKYS, "--version"], repo, a_env),
         }
         samples: dict[str, list[Timing]] = {name: [] for name in commands}
+        for name in ("version", "tiny"):  # untimed: fills the bytecode cache
+            cmd, cwd, env = commands[name]
+            timed(cmd, cwd, env, log)
         for _ in range(repeat):
             for name, (cmd, cwd, env) in commands.items():
                 samples[name].append(timed(cmd, cwd, env, log))
@@ -242,6 +253,104 @@ def report_overhead(t: dict[str, Timing], repeat: int) -> None:
         f"  -j 2 wall vs per-step script: {m['j2']:.3f} s vs {m['script']:.3f} s = {ratio:.2f}x"
         f"  [target below the script's: {verdict(m['j2'] < m['script'])}]"
     )
+
+
+def step_costs(rounds: int = 200) -> dict[str, tuple[float, float]]:
+    """What a trivial step's parts cost, each timed alone in this process: (wall, CPU) ms.
+
+    CPU is this process's only (the children's is not counted), so for the spawns it is
+    the parent's share of starting and reaping bash, for the rest nearly all of it.
+    """
+    sys.path.insert(0, str(REPO))
+    from amoskys.run.masking import Masker
+    from amoskys.run.process import run_process
+    from amoskys.run.shells import write_script
+    from amoskys.store.db import StepEnd, Store, open_store
+    from amoskys.store.logs import LogWriter
+
+    def measure(action: Callable[[int], object]) -> tuple[float, float]:
+        walls, cpus = [], []
+        for number in range(rounds):
+            wall, cpu = time.perf_counter(), time.process_time()
+            action(number)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+
+    with tempfile.TemporaryDirectory(prefix="amoskys-bench-") as tmp:
+        base = Path(tmp)
+        script = base / "step.sh"
+        script.write_text("echo step 1\n", encoding="utf-8")
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(base)}
+        argv = [*GITHUB_BASH, str(script)]
+        masker = Masker()
+        lines: list[str] = []
+        store: Store = open_store(base / "state", url=f"sqlite:///{base / 'history.db'}")
+        run_id = store.create_run(
+            workflow="w",
+            trigger="cli",
+            event="push",
+            ref="r",
+            branch="b",
+            sha="s",
+            actor="a",
+            workflow_sha256="x",
+            started=time.time(),
+            run_dir="runs/x",
+        )
+        job = store.start_job(
+            run_id,
+            key="k",
+            name="k",
+            job_id="k",
+            matrix={},
+            runner="local",
+            started=time.time(),
+        )
+        ended = StepEnd("success", "success", 0, time.time(), 1, 10)
+
+        def record_step(number: int) -> None:
+            store.write_many(
+                [
+                    lambda s: s.start_step(
+                        job,
+                        index=number,
+                        name="n",
+                        step_id=None,
+                        started=time.time(),
+                        log_path=f"logs/{number}.log",
+                        ended=ended,
+                    )
+                ]
+            )
+
+        def log_step(number: int) -> None:
+            with LogWriter(base / f"{number}.log") as writer:
+                writer.write_line("step 1")
+
+        def script_step(_: int) -> None:
+            write_script("echo step 1", None, base / "scripts").unlink()
+
+        costs = {
+            "bash (subprocess.run, output to a pipe)": measure(
+                lambda _: subprocess.run(argv, env=env, capture_output=True, check=False)
+            ),
+            "bash through run_process (poll, masking)": measure(
+                lambda _: run_process(argv, cwd=base, env=env, on_line=lines.append, masker=masker)
+            ),
+            "step script written and removed": measure(script_step),
+            "step log opened, one line, closed (fsync)": measure(log_step),
+            "step row recorded (1 insert, own commit)": measure(record_step),
+        }
+        store.close()
+    return costs
+
+
+def report_step_costs(costs: dict[str, tuple[float, float]]) -> None:
+    print("  where a trivial step's time goes, each part timed alone (medians):")
+    print(f"    {'':46} {'wall ms':>8} {'CPU ms':>8}")
+    for label, (wall, cpu) in costs.items():
+        print(f"    {label:46} {wall:8.2f} {cpu:8.2f}")
 
 
 # -- (b) the seed's Linux jobs ----------------------------------------------------------------
@@ -473,6 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report_overhead(engine_overhead(max(1, args.repeat)), max(1, args.repeat))
+        report_step_costs(step_costs())
         if args.seed:
             print("\n(b) the seed's Linux jobs: code-quality + test-matrix on 3.11/3.12/3.13")
             report_seed(seed_jobs(args.logs, args.rev, args.worktree))

@@ -9,6 +9,7 @@ GitHub's environment files, workflow commands, ``if:`` and status functions,
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -149,6 +150,7 @@ class JobState:
     post_log: Callable[[str], None] = lambda text: None  # set before post steps run
     process_groups: list[int] = field(default_factory=list)  # killed when the job ends
     executed: int = 0  # steps seen so far, composite actions' inner steps included
+    command_files: dict[str, Path] = field(default_factory=dict)  # GITHUB_ENV etc., per job
 
     def next_index(self) -> int:
         """A 1-based number for each step the job meets, unique within the job."""
@@ -683,6 +685,14 @@ class LocalJobExecutor:
         return Status.SUCCESS, 0, "", outputs
 
     def _file_commands(self, state: JobState) -> dict[str, Path]:
+        """The job's GITHUB_ENV/OUTPUT/PATH/STATE/STEP_SUMMARY files, empty for the next step.
+
+        They are created once per job; :meth:`_apply_file_commands` empties the ones a step
+        wrote, so each step starts with empty files, as on GitHub, without five new files a
+        step.
+        """
+        if state.command_files:
+            return state.command_files
         folder = state.temp / "_runner_file_commands"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = f"{time.monotonic_ns()}"
@@ -692,16 +702,35 @@ class LocalJobExecutor:
         }
         files["GITHUB_STEP_SUMMARY"] = folder / f"step_summary_{stamp}"
         for path in files.values():
-            path.write_text("", encoding="utf-8")
+            path.write_bytes(b"")
+        state.command_files = files
         return files
 
     def _apply_file_commands(self, state: JobState, files: Mapping[str, Path]) -> dict[str, str]:
-        values, notes = parse_github_env(files["GITHUB_ENV"])
-        state.env.update(values)
-        for note in notes:
-            self.reporter.annotation(state.inst, note)
-        state.path = prepend_paths(state.path, parse_path_file(files["GITHUB_PATH"]))
-        outputs = parse_env_file(files["GITHUB_OUTPUT"])
+        """Apply what the step wrote to its files, then empty them for the next step.
+
+        An empty file (the usual case) is only ``stat``-ed, never opened.
+        """
+        written = {name for name, path in files.items() if _size(path) != 0}
+        try:
+            return self._read_file_commands(state, files, written)
+        finally:
+            for name in written:
+                files[name].write_bytes(b"")  # also recreates one the step deleted
+
+    def _read_file_commands(
+        self, state: JobState, files: Mapping[str, Path], written: set[str]
+    ) -> dict[str, str]:
+        if "GITHUB_ENV" in written:
+            values, notes = parse_github_env(files["GITHUB_ENV"])
+            state.env.update(values)
+            for note in notes:
+                self.reporter.annotation(state.inst, note)
+        if "GITHUB_PATH" in written:
+            state.path = prepend_paths(state.path, parse_path_file(files["GITHUB_PATH"]))
+        outputs = parse_env_file(files["GITHUB_OUTPUT"]) if "GITHUB_OUTPUT" in written else {}
+        if "GITHUB_STEP_SUMMARY" not in written:
+            return outputs
         try:
             summary = step_summary_markdown(files["GITHUB_STEP_SUMMARY"])
         except StepSummaryTooLargeError as err:
@@ -874,6 +903,14 @@ class LocalJobExecutor:
         if inner_failed:
             return Status.FAILURE, None, f"a step of {step.uses} failed", outputs
         return Status.SUCCESS, None, "", outputs
+
+
+def _size(path: Path) -> int:
+    """The file's size; -1 if it is missing (a step deleted it)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 def instances_by_key(instances: Sequence[JobInstance]) -> dict[str, JobInstance]:

@@ -280,7 +280,7 @@ def _execute_recorded(
         ),
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,
-        store.copy_job_results,
+        recorder.copy_job_results,
     )
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2

@@ -7,7 +7,8 @@ Each child starts in a new session, so it leads its own process group; on timeou
 whole group gets SIGTERM and, after :data:`KILL_GRACE_SECONDS`, SIGKILL. A background process
 that outlives a normally finished child is left running (GitHub lets ``./server &`` serve later
 steps); if it keeps the output pipe open, reading stops :data:`DRAIN_SECONDS` after the child
-exits and a daemon thread discards whatever it writes later, so it never gets SIGPIPE.
+exits and a daemon thread discards whatever it writes later, so it never gets SIGPIPE. The
+output is otherwise read in the calling thread (``poll``): a step costs no thread.
 
 Windows (best effort, untested): ``CREATE_NEW_PROCESS_GROUP``, CTRL_BREAK for "terminate" and
 ``taskkill /T /F`` for "kill".
@@ -15,8 +16,10 @@ Windows (best effort, untested): ``CREATE_NEW_PROCESS_GROUP``, CTRL_BREAK for "t
 
 from __future__ import annotations
 
+import math
 import os
 import queue
+import select
 import shlex
 import shutil
 import signal
@@ -27,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from amoskys.errors import AmoskysError
 from amoskys.run.masking import LineMasker, Masker
@@ -143,11 +146,8 @@ def run_process(
             wait = POLL_SECONDS
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
-            if stream.eof:  # it closed its output but runs on
-                try:
-                    proc.wait(timeout=wait)
-                except subprocess.TimeoutExpired:
-                    pass
+            if stream.eof:  # it closed its output but runs on (or is exiting just now)
+                _wait_exit(proc, wait)
             else:
                 stream.pump(wait)
         if timed_out or cancelled:
@@ -226,7 +226,13 @@ def output_of(
 
 
 class _Stream:
-    """The child's output pipe, read by a daemon thread, lines delivered on the caller's thread."""
+    """The child's output pipe, read on the caller's thread; lines delivered there too.
+
+    On POSIX the pipe is waited on with :func:`select.poll` and read in the calling thread: no
+    thread per step. Only when a process outlives the child and keeps the pipe open
+    (:meth:`abandon` before EOF) does a daemon thread take over, to discard what it writes
+    later. On Windows, where pipes cannot be polled, a daemon thread reads into a queue.
+    """
 
     def __init__(
         self,
@@ -237,39 +243,63 @@ class _Stream:
         self.eof = False
         self._lines = lines
         self._on_line = on_line
-        self._chunks: queue.Queue[bytes | None] = queue.Queue()
-        self._abandoned = threading.Event()
         assert proc.stdout is not None  # started with stdout=PIPE  # nosec B101
-        reader = threading.Thread(
-            target=self._read,
-            args=(proc.stdout,),
-            name=f"amoskys-output-{proc.pid}",
-            daemon=True,
-        )
-        reader.start()
+        self._pipe: IO[bytes] = proc.stdout
+        self._name = f"amoskys-output-{proc.pid}"
+        self._abandoned = threading.Event()
+        self._chunks: queue.Queue[bytes | None] | None = None
+        self._poller: Any = None
+        if _WINDOWS:
+            self._chunks = queue.Queue()
+            threading.Thread(
+                target=self._read_all, args=(True,), name=self._name, daemon=True
+            ).start()
+        else:
+            self._poller = select.poll()
+            self._poller.register(self._pipe.fileno(), select.POLLIN)
 
-    def _read(self, pipe: IO[bytes]) -> None:
-        """Reader thread: queue each read until EOF; once abandoned, discard them."""
+    def _read_all(self, keep: bool) -> None:
+        """Thread: read until EOF, queueing reads while ``keep`` and not abandoned."""
         try:
             while True:
-                chunk = pipe.read(READ_SIZE)
+                chunk = self._pipe.read(READ_SIZE)
                 if not chunk:
                     break
-                if not self._abandoned.is_set():
+                if keep and self._chunks is not None and not self._abandoned.is_set():
                     self._chunks.put(chunk)
         except (OSError, ValueError):
             pass
         finally:
-            self._chunks.put(None)
-            pipe.close()
+            if keep and self._chunks is not None:
+                self._chunks.put(None)
+            self._pipe.close()
+
+    def _next(self, wait: float) -> bytes | None | bool:
+        """One read, waiting up to ``wait`` seconds: bytes, None at EOF, False if none came."""
+        if self._chunks is not None:
+            try:
+                return self._chunks.get(timeout=wait) if wait > 0 else self._chunks.get_nowait()
+            except queue.Empty:
+                return False
+        if not self._poller.poll(math.ceil(wait * 1000) if wait > 0 else 0):
+            return False
+        try:
+            chunk = os.read(self._pipe.fileno(), READ_SIZE)
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return None
+        return chunk or None
 
     def pump(self, wait: float) -> None:
         """Handle one read, waiting up to ``wait`` seconds for it."""
-        try:
-            chunk = self._chunks.get(timeout=wait) if wait > 0 else self._chunks.get_nowait()
-        except queue.Empty:
+        if self.eof:  # nothing more will come: wait as a read would have
+            if wait > 0:
+                time.sleep(wait)
             return
-        self._handle(chunk)
+        chunk = self._next(wait)
+        if chunk is not False:
+            self._handle(chunk if isinstance(chunk, bytes) else None)
 
     def drain(self, window: float) -> None:
         """Read until EOF, giving up ``window`` seconds from now (a process holds the pipe)."""
@@ -277,13 +307,15 @@ class _Stream:
         while not self.eof:
             remaining = give_up - time.monotonic()
             if remaining <= 0:
+                # What is already in the pipe (or queued) is still shown, a bounded amount.
+                for _ in range(16):
+                    chunk = self._next(0)
+                    if chunk is False:
+                        break
+                    self._handle(chunk if isinstance(chunk, bytes) else None)
+                    if self.eof:
+                        break
                 self.abandon()
-                while not self.eof:  # what was read before abandoning is still shown
-                    try:
-                        chunk = self._chunks.get_nowait()
-                    except queue.Empty:
-                        return
-                    self._handle(chunk)
                 return
             self.pump(remaining)
 
@@ -292,8 +324,17 @@ class _Stream:
         self._emit_all(self._lines.flush())
 
     def abandon(self) -> None:
-        """Stop queueing reads; the thread keeps discarding until the pipe closes."""
+        """Stop reading for the caller; a daemon thread discards the rest until the pipe closes."""
+        if self._abandoned.is_set():
+            return
         self._abandoned.set()
+        if self._chunks is not None:
+            return  # the reader thread discards from now on and closes the pipe
+        if self.eof:
+            self._pipe.close()
+            return
+        self._poller.unregister(self._pipe.fileno())
+        threading.Thread(target=self._read_all, args=(False,), name=self._name, daemon=True).start()
 
     def _handle(self, chunk: bytes | None) -> None:
         if chunk is None:
@@ -305,6 +346,32 @@ class _Stream:
         for line in lines:
             if self._on_line is not None:
                 self._on_line(line)
+
+
+def _wait_exit(proc: subprocess.Popen[bytes], wait: float) -> None:
+    """Wait up to ``wait`` seconds for ``proc`` to exit, without reaping it.
+
+    On Linux a pidfd wakes us the moment it exits; elsewhere :meth:`Popen.wait` polls with
+    sleeps that a loaded machine stretches to milliseconds, on every step.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        try:
+            pidfd = pidfd_open(proc.pid)
+        except OSError:  # reaped meanwhile, or a kernel without pidfd
+            pidfd = None
+        if pidfd is not None:
+            try:
+                waiter = select.poll()
+                waiter.register(pidfd, select.POLLIN)
+                waiter.poll(math.ceil(wait * 1000))
+            finally:
+                os.close(pidfd)
+            return
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _stop(proc: subprocess.Popen[bytes], stream: _Stream) -> None:

@@ -2,24 +2,32 @@
 
 :class:`RunRecorder` sits between the engine and the user's view: it receives the same
 calls as the live view (jobs and steps starting and ending, results collected after a job),
-writes each one to the store at once, and forwards it. A run killed mid-step therefore
+forwards each one, and has it written to the store by one writer thread that commits
+whatever is queued in one transaction every :data:`COMMIT_SECONDS` (:class:`GroupCommit`):
+no job waits for the database, a run of many short steps pays one commit for many, and a
+step that ends before its start is written becomes one row. A run killed mid-step therefore
 leaves a run row still marked ``running`` (the next start marks it ``interrupted``), every
-job and step that had started, and every log line that had been flushed.
+job and step that had started except those of its last :data:`COMMIT_SECONDS`, and every log
+line that had been flushed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from amoskys.collect import CollectWarning
 from amoskys.model import JobRun, Status, StepRun
 from amoskys.plan import JobInstance
 from amoskys.run.commands import Annotation
-from amoskys.store.db import Store
+from amoskys.store.db import StepEnd, Store
 from amoskys.store.records import Metric, TestCaseResult
+
+COMMIT_SECONDS = 0.05
+"""How long a recorded change may wait for others to share its commit."""
 
 
 class ViewReporter(Protocol):
@@ -40,8 +48,103 @@ class ViewReporter(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class _PendingStep:
+    """A step whose start is queued: if it ends before the start is written, one row does."""
+
+    taken: bool = False  # the writer has begun writing the start
+    ended: StepEnd | None = None
+
+
+class GroupCommit:
+    """A thread that makes the recorder's writes in order, many to a transaction.
+
+    Callers queue a change and go on; the thread commits everything queued in one transaction
+    (:meth:`Store.write_many`) at most ``interval`` seconds after the oldest of it was
+    queued, then the next lot. A killed run therefore loses at most the changes of its last
+    ``interval`` (plus one commit's time), never what was committed. A failed write is raised
+    to the next caller and by :meth:`close`; later changes are dropped.
+    """
+
+    def __init__(self, store: Store, interval: float = COMMIT_SECONDS) -> None:
+        self._store = store
+        self._interval = interval
+        self._wake = threading.Condition()
+        self._queue: list[Callable[[Store], object]] = []
+        self._oldest = 0.0  # monotonic time the oldest queued change came
+        self._flushing = 0
+        self._closed = False
+        self._busy = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="amoskys-recorder", daemon=True)
+        self._thread.start()
+
+    def put(self, change: Callable[[Store], object]) -> None:
+        """Queue ``change`` (it calls methods of the store it is given)."""
+        with self._wake:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise RuntimeError("the run recorder is closed")
+            if not self._queue:
+                self._oldest = time.monotonic()
+                self._wake.notify()
+            self._queue.append(change)
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed (or has failed)."""
+        with self._wake:
+            self._flushing += 1
+            self._wake.notify_all()
+            try:
+                while (self._queue or self._busy) and self._error is None:
+                    self._wake.wait()
+            finally:
+                self._flushing -= 1
+            if self._error is not None:
+                raise self._error
+
+    def close(self) -> None:
+        """Commit what is queued, stop the thread; raise the error of a failed write."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue or not (self._closed or self._flushing):
+                    if self._closed and not self._queue:
+                        return
+                    if not self._queue:
+                        self._wake.wait()
+                        continue
+                    due = self._oldest + self._interval - time.monotonic()
+                    if due <= 0:
+                        break
+                    self._wake.wait(due)
+                batch, self._queue = self._queue, []
+                self._busy = True
+            try:
+                self._store.write_many(batch)
+            except BaseException as exc:  # handed to the run's own thread
+                with self._wake:
+                    self._error = exc
+                    self._queue = []
+            with self._wake:
+                self._busy = False
+                self._wake.notify_all()
+
+
 class RunRecorder:
-    """Writes jobs, steps, logs' index, test results and metrics of one run to the store."""
+    """Writes jobs, steps, logs' index, test results and metrics of one run to the store.
+
+    The writes go through a :class:`GroupCommit`: the jobs never wait for the database, and
+    a run of many short steps commits many of them at a time. :meth:`close` commits the rest.
+    """
 
     def __init__(self, store: Store, run_id: int, state_dir: Path, view: ViewReporter) -> None:
         self.store = store
@@ -49,9 +152,13 @@ class RunRecorder:
         self.state_dir = state_dir
         self.view = view
         self._lock = threading.Lock()
-        self._jobs: dict[str, int] = {}
-        self._steps: dict[tuple[str, int], tuple[int, Path | None]] = {}
+        self._started: set[str] = set()  # keys of the jobs that started (known at once)
         self._lines: dict[tuple[str, int], tuple[int, int]] = {}
+        self._pending: dict[tuple[str, int], _PendingStep] = {}
+        # Filled and read by the writer thread only, in the order of the queued changes:
+        self._jobs: dict[str, int] = {}
+        self._steps: dict[tuple[str, int], int] = {}
+        self._writer = GroupCommit(store)
 
     def _relative(self, path: Path | None) -> str | None:
         if path is None:
@@ -61,47 +168,74 @@ class RunRecorder:
         except ValueError:
             return str(path)
 
+    def _has_started(self, inst: JobInstance) -> bool:
+        with self._lock:
+            return inst.key in self._started
+
+    def flush(self) -> None:
+        """Wait until every write so far is in the store."""
+        self._writer.flush()
+
+    def copy_job_results(self, source_job_run_id: int, run_id: int, key: str) -> None:
+        """Queue the copy of a cached job's results into job ``key`` of ``run_id``.
+
+        It goes through the writer like every other change, so it lands after that job's row
+        (queued by :meth:`job_started`) and before its finish.
+        """
+        self._writer.put(lambda store: store.copy_job_results(source_job_run_id, run_id, key))
+
     # -- scheduler observer ---------------------------------------------------------------
 
     def job_started(self, inst: JobInstance) -> None:
-        job_run_id = self.store.start_job(
-            self.run_id,
-            key=inst.key,
-            name=inst.name,
-            job_id=inst.job_id,
-            matrix=dict(inst.matrix),
-            runner="local",
-            started=time.time(),
-        )
+        key, started = inst.key, time.time()
         with self._lock:
-            self._jobs[inst.key] = job_run_id
-        self.view.job_started(inst)
+            self._started.add(key)
 
-    def job_finished(self, inst: JobInstance, result: JobRun) -> None:
-        with self._lock:
-            job_run_id = self._jobs.get(inst.key)
-        if job_run_id is None:  # never started: skipped, not run, cancelled while queued
-            self.store.record_job(
+        def change(store: Store) -> None:
+            self._jobs[key] = store.start_job(
                 self.run_id,
-                key=inst.key,
+                key=key,
                 name=inst.name,
                 job_id=inst.job_id,
                 matrix=dict(inst.matrix),
-                runner="" if result.status is Status.NOT_RUN else "local",
-                status=result.status.value,
-                conclusion=result.conclusion.value,
-                reason=result.reason,
-                started=result.started,
-                finished=result.finished,
+                runner="local",
+                started=started,
             )
+
+        self._writer.put(change)
+        self.view.job_started(inst)
+
+    def job_finished(self, inst: JobInstance, result: JobRun) -> None:
+        key, finished = inst.key, result.finished or time.time()
+        if not self._has_started(inst):  # skipped, not run, cancelled while queued
+
+            def change(store: Store) -> None:
+                store.record_job(
+                    self.run_id,
+                    key=key,
+                    name=inst.name,
+                    job_id=inst.job_id,
+                    matrix=dict(inst.matrix),
+                    runner="" if result.status is Status.NOT_RUN else "local",
+                    status=result.status.value,
+                    conclusion=result.conclusion.value,
+                    reason=result.reason,
+                    started=result.started,
+                    finished=result.finished,
+                )
+
         else:
-            self.store.finish_job(
-                job_run_id,
-                status=result.status.value,
-                conclusion=result.conclusion.value,
-                reason=result.reason,
-                finished=result.finished or time.time(),
-            )
+
+            def change(store: Store) -> None:
+                store.finish_job(
+                    self._jobs[key],
+                    status=result.status.value,
+                    conclusion=result.conclusion.value,
+                    reason=result.reason,
+                    finished=finished,
+                )
+
+        self._writer.put(change)
         self.view.job_finished(inst, result)
 
     # -- job executor ---------------------------------------------------------------------
@@ -109,19 +243,27 @@ class RunRecorder:
     def step_started(
         self, inst: JobInstance, index: int, name: str, log_path: Path | None = None
     ) -> None:
-        with self._lock:
-            job_run_id = self._jobs.get(inst.key)
-        if job_run_id is not None:
-            step_run_id = self.store.start_step(
-                job_run_id,
-                index=index,
-                name=name,
-                step_id=None,
-                started=time.time(),
-                log_path=self._relative(log_path),
-            )
+        if self._has_started(inst):
+            key, started, relative = inst.key, time.time(), self._relative(log_path)
+            pending = _PendingStep()
             with self._lock:
-                self._steps[(inst.key, index)] = (step_run_id, log_path)
+                self._pending[(key, index)] = pending
+
+            def change(store: Store) -> None:
+                with self._lock:
+                    pending.taken = True
+                    ended = pending.ended
+                self._steps[(key, index)] = store.start_step(
+                    self._jobs[key],
+                    index=index,
+                    name=name,
+                    step_id=None,
+                    started=started,
+                    log_path=relative,
+                    ended=ended,
+                )
+
+            self._writer.put(change)
         self.view.step_started(inst, index, name)
 
     def step_line(self, inst: JobInstance, name: str, text: str) -> None:
@@ -133,12 +275,11 @@ class RunRecorder:
             self._lines[(inst.key, index)] = (lines, size)
 
     def step_finished(self, inst: JobInstance, step: StepRun) -> None:
+        key = (inst.key, step.index)
         with self._lock:
-            started = self._steps.pop((inst.key, step.index), None)
-            lines, size = self._lines.pop((inst.key, step.index), (0, 0))
-        if started is not None:
-            self.store.finish_step(
-                started[0],
+            lines, size = self._lines.pop(key, (0, 0))
+            pending = self._pending.pop(key, None)  # None: a skipped step, never started
+            ended = StepEnd(
                 outcome=step.outcome.value,
                 conclusion=step.conclusion.value,
                 exit_code=step.exit_code,
@@ -146,6 +287,23 @@ class RunRecorder:
                 log_lines=lines,
                 log_bytes=size,
             )
+            if pending is not None and not pending.taken:
+                pending.ended = ended  # written whole, with its start
+                pending = None
+        if pending is not None:
+
+            def change(store: Store) -> None:
+                store.finish_step(
+                    self._steps[key],
+                    outcome=ended.outcome,
+                    conclusion=ended.conclusion,
+                    exit_code=ended.exit_code,
+                    finished=ended.finished,
+                    log_lines=ended.log_lines,
+                    log_bytes=ended.log_bytes,
+                )
+
+            self._writer.put(change)
         self.view.step_finished(inst, step)
 
     def annotation(self, inst: JobInstance, note: Annotation) -> None:
@@ -159,22 +317,32 @@ class RunRecorder:
         warnings: Sequence[CollectWarning],
     ) -> None:
         """Test results and metrics collected from the job's reports."""
-        with self._lock:
-            job_run_id = self._jobs.get(inst.key)
-        if job_run_id is None:
-            return
-        if tests:
-            self.store.add_test_results(job_run_id, tests)
-        if metrics:
-            self.store.add_metrics(self.run_id, metrics, job_run_id=job_run_id)
+        key = inst.key
+        if self._has_started(inst) and (tests or metrics):
+
+            def change(store: Store) -> None:
+                job_run_id = self._jobs[key]
+                if tests:
+                    store.add_test_results(job_run_id, tests)
+                if metrics:
+                    store.add_metrics(self.run_id, metrics, job_run_id=job_run_id)
+
+            self._writer.put(change)
         for warning in warnings:
             self.view.step_line(inst, "collect", f"warning: {warning.path}: {warning.message}")
 
     def job_findings(self, inst: JobInstance, findings: Sequence[Mapping[str, Any]]) -> None:
         """Findings of ``amoskys lint``/``security-scan`` run inside the job's steps."""
-        with self._lock:
-            job_run_id = self._jobs.get(inst.key)
-        self.store.add_findings(self.run_id, findings, job_run_id=job_run_id)
+        key = inst.key
+
+        def change(store: Store) -> None:
+            store.add_findings(self.run_id, findings, job_run_id=self._jobs.get(key))
+
+        self._writer.put(change)
 
     def close(self) -> None:
-        self.view.close()
+        """Commit every write still queued, then close the view."""
+        try:
+            self._writer.close()
+        finally:
+            self.view.close()

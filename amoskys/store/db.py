@@ -12,8 +12,10 @@ transaction that writes what they summarise (:mod:`amoskys.store.writes`).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
@@ -66,6 +68,18 @@ def open_store(state_dir: Path, url: str | None = None) -> Store:
     return store
 
 
+@dataclass(frozen=True)
+class StepEnd:
+    """How a step ended, as :meth:`Store.finish_step` records it."""
+
+    outcome: str
+    conclusion: str
+    exit_code: int | None
+    finished: float
+    log_lines: int
+    log_bytes: int
+
+
 class Store:
     """Runs, jobs, steps, logs, artifacts, test results and metrics, written and read."""
 
@@ -96,6 +110,23 @@ class Store:
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         return transaction(self.database, work, write=False)
 
+    def write_many(self, changes: Sequence[Callable[[Store], object]]) -> None:
+        """Make several writes in one transaction, in order: one commit for many small ones.
+
+        Each change calls methods of the store it is given, which all run in this one
+        transaction (the run recorder's group commit). The whole batch is retried from the
+        start while the database is busy, so a change must not count on running only once.
+        """
+        if not changes:
+            return
+
+        def work(connection: sa.Connection) -> None:
+            bound = _InTransaction(self.database, connection)
+            for change in changes:
+                change(bound)
+
+        self._write(work)
+
     def _migrate(self) -> migrate.Migration:
         """Bring the database to head; what a user can get wrong becomes an AmoskysError
         (unreachable server, a file that is not a database)."""
@@ -103,6 +134,9 @@ class Store:
         existed = bool(sqlite_file and sqlite_file.exists() and sqlite_file.stat().st_size)
         backup_of = sqlite_file if existed else None
         try:
+            head = _head_in_files(migrate.MIGRATIONS) if existed or sqlite_file is None else None
+            if head is not None and self._read(_stamped_revision) == head:
+                return migrate.Migration(head, head)  # current: Alembic is not even imported
             return transaction(
                 self.database,
                 lambda c: migrate.upgrade(c, where=self.where, sqlite_file=backup_of),
@@ -236,16 +270,31 @@ class Store:
         step_id: str | None,
         started: float,
         log_path: str | None,
+        ended: StepEnd | None = None,
     ) -> int:
-        """A step that starts now; its log (if any) is indexed at ``log_path``."""
-        values = dict(
+        """A step that starts now; its log (if any) is indexed at ``log_path``.
+
+        With ``ended``, a step that is already over is written whole (one row, no update).
+        """
+        values: dict[str, Any] = dict(
             job_run_id=job_run_id, index=index, name=name, step_id=step_id, started=started
         )
+        log_values: dict[str, Any] = {}
+        if ended is not None:
+            values.update(
+                outcome=ended.outcome,
+                conclusion=ended.conclusion,
+                exit_code=ended.exit_code,
+                finished=ended.finished,
+            )
+            log_values.update(lines=ended.log_lines, bytes=ended.log_bytes)
 
         def work(connection: sa.Connection) -> int:
             step_run_id = writes.insert_row(connection, step_runs, values)
             if log_path is not None:
-                connection.execute(logs.insert().values(step_run_id=step_run_id, path=log_path))
+                connection.execute(
+                    logs.insert(), dict(step_run_id=step_run_id, path=log_path, **log_values)
+                )
             return step_run_id
 
         return self._write(work)
@@ -515,6 +564,55 @@ def _copy_rows(
     names = [*fixed, "job_run_id", *(c.name for c in columns)]
     chosen = sa.select(*values).where(table.c.job_run_id == source_job_run_id).order_by(table.c.id)
     connection.execute(table.insert().from_select(names, chosen))
+
+
+class _InTransaction(Store):
+    """A store whose every method runs in one already open transaction (:meth:`write_many`)."""
+
+    def __init__(self, database: Database, connection: sa.Connection) -> None:
+        super().__init__(database)
+        self._connection = connection
+
+    def _write(self, work: Callable[[sa.Connection], T]) -> T:
+        return work(self._connection)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        return work(self._connection)
+
+
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.MULTILINE)
+
+
+def _head_in_files(folder: Path) -> str | None:
+    """The one head revision of the migration files, read as text; None when unsure.
+
+    A cheap stand-in for Alembic's script directory, used only to see that a database is
+    current: any answer other than the stamped revision sends the caller to Alembic.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        files = sorted((folder / "versions").glob("*.py"))
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            found, down = _REVISION.search(text), _DOWN_REVISION.search(text)
+            if found is None or down is None:
+                return None
+            revisions.add(found.group(1))
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    except (OSError, UnicodeDecodeError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stamped_revision(connection: sa.Connection) -> str | None:
+    """The revision in ``alembic_version`` (None without that table or with several rows)."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from amoskys.errors import AmoskysError
+
+if TYPE_CHECKING:  # Alembic is imported only when a database is checked or migrated
+    from alembic.config import Config
 
 #: Where the revisions live; tests point this at a copy with extra revisions.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -41,6 +41,8 @@ class Migration:
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """An Alembic configuration for the shipped migrations (optionally bound to a connection)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -51,6 +53,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision this Amoskys knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise RuntimeError(f"{MIGRATIONS} holds no revision")
@@ -58,12 +62,16 @@ def head_revision() -> str:
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     return {rev.revision for rev in script.walk_revisions()}
 
 
 def current_revision(connection: sa.Connection) -> str | None:
     """The revision the database is stamped with (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -91,6 +99,8 @@ def upgrade(connection: sa.Connection, *, where: str, sqlite_file: Path | None) 
     backup = None
     if before is not None and sqlite_file is not None:
         backup = backup_sqlite(sqlite_file, before)
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
     if connection.dialect.name == "sqlite":
         _check_foreign_keys(connection, where)

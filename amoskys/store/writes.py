@@ -40,8 +40,13 @@ COVERAGE = "coverage.line"
 
 
 def insert_row(connection: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> int:
-    """Insert one row; its new id."""
-    result = connection.execute(table.insert().values(**values))
+    """Insert one row; its new id.
+
+    The values go as parameters of the table's one INSERT statement, not into a new
+    statement each time: SQLAlchemy then finds the compiled form at once (a run inserts a
+    row per step).
+    """
+    result = connection.execute(table.insert(), dict(values))
     key = result.inserted_primary_key
     if key is None:  # every table written through here has an integer primary key
         raise RuntimeError(f"no primary key came back from {table.name}")

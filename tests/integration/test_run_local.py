@@ -109,6 +109,43 @@ jobs:
     assert out.index("[build] passed") < out.index("[after] started")
 
 
+def test_every_step_starts_with_empty_workflow_command_files(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  files:
+    runs-on: ubuntu-latest
+    outputs:
+      second: ${{ steps.two.outputs.value }}
+    steps:
+      - id: one
+        run: |
+          echo "value=first" >> "$GITHUB_OUTPUT"
+          echo "FROM_ONE=1" >> "$GITHUB_ENV"
+          echo "# summary one" >> "$GITHUB_STEP_SUMMARY"
+      - id: two
+        run: |
+          for f in "$GITHUB_ENV" "$GITHUB_OUTPUT" "$GITHUB_PATH" "$GITHUB_STATE" \
+                   "$GITHUB_STEP_SUMMARY"; do test -f "$f" && test ! -s "$f"; done
+          test "$FROM_ONE" = 1
+          rm "$GITHUB_ENV"
+      - run: |
+          test -f "$GITHUB_ENV" && test ! -s "$GITHUB_ENV"
+          echo "FROM_THREE=3" >> "$GITHUB_ENV"
+      - run: |
+          test "$FROM_THREE" = 3
+          echo "one: ${{ steps.one.outputs.value }} two: [${{ steps.two.outputs.value }}]"
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "one: first two: []" in done.stdout
+    summaries = list((root / ".amoskys" / "runs").glob("*/summaries/*.md"))
+    assert [s.read_text() for s in summaries] == ["# summary one\n"]
+
+
 def test_a_slow_job_does_not_delay_an_unrelated_ready_job(make_repo: Repo, tmp_path: Path) -> None:
     mark = tmp_path / "after-fast-ran"
     root = workflow_repo(

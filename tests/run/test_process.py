@@ -217,6 +217,26 @@ def test_background_process_holding_the_pipe_does_not_hang_us(tmp_path: Path) ->
     assert wait_gone(background)
 
 
+def test_output_is_read_without_a_thread_until_a_background_process_keeps_the_pipe(
+    tmp_path: Path,
+) -> None:
+    """A step costs no reader thread; only output held past the drain window gets one."""
+    seen: list[list[str]] = []
+
+    def threads(_line: str) -> None:
+        seen.append([t.name for t in threading.enumerate()])
+
+    result, _ = run(["bash", "-c", "echo a; sleep 0.1; echo b"], tmp_path, on_line=threads)
+    assert result.ok and len(seen) == 2
+    assert not [n for names in seen for n in names if n.startswith("amoskys-output")]
+    result, _ = run(["bash", "-c", "(sleep 0.5; echo late) & echo early"], tmp_path)
+    try:
+        assert result.ok
+        assert f"amoskys-output-{result.pid}" in [t.name for t in threading.enumerate()]
+    finally:
+        kill_process_group(result.pid, signal.SIGKILL)
+
+
 def test_escaped_process_holding_the_pipe_after_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

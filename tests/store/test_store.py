@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from amoskys.errors import AmoskysError
 from amoskys.store import engine as store_engine
 from amoskys.store import histogram, migrate, stats
-from amoskys.store.db import Store, open_store
+from amoskys.store.db import URL_VARIABLE, StepEnd, Store, open_store
 from amoskys.store.records import ArtifactRecord, Metric
 from amoskys.store.records import TestCaseResult as CaseResult
 from amoskys.store.schema import metadata
@@ -982,3 +982,56 @@ def test_a_database_locked_for_too_long_is_our_message(
             holder.join()
     assert "stayed locked by another process" in str(caught.value)
     assert "database is locked" not in str(caught.value)
+
+
+# -- batched writes (the run recorder's group commit) -----------------------------------------
+
+
+def test_write_many_makes_every_change_in_one_transaction_in_order(store: Store) -> None:
+    run_id = new_run(store)
+    ids: dict[str, int] = {}
+
+    def start(s: Store) -> None:
+        ids["job"] = new_job(s, run_id, "build")
+
+    def whole_step(s: Store) -> None:
+        ended = StepEnd("success", "success", 0, NOW + 2, log_lines=3, log_bytes=30)
+        s.start_step(
+            ids["job"],
+            index=1,
+            name="one",
+            step_id=None,
+            started=NOW,
+            log_path="a.log",
+            ended=ended,
+        )
+
+    def broken(s: Store) -> None:
+        s.finish_job(ids["job"], status="success", conclusion="success", reason="", finished=1)
+        raise RuntimeError("boom")
+
+    store.write_many([start, whole_step])
+    (job,) = store.get_run(run_id).jobs
+    assert [(s.name, s.outcome, s.exit_code, s.log_path, s.log_lines) for s in job.steps] == [
+        ("one", "success", 0, "a.log", 3)
+    ]
+    assert job.steps[0].duration == pytest.approx(2.0)
+    with pytest.raises(RuntimeError):
+        store.write_many([broken])
+    assert store.get_run(run_id).jobs[0].status == "running"  # the batch was rolled back
+
+
+def test_opening_a_current_database_does_not_import_alembic(state_dir: Path) -> None:
+    open_store(state_dir).close()
+    probe = (
+        "import sys; from pathlib import Path; from amoskys.store.db import open_store; "
+        f"s = open_store(Path({str(state_dir)!r})); print(s.migration.before, s.migration.after, "
+        "'alembic' in sys.modules); s.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop(URL_VARIABLE, None)
+    done = subprocess.run(  # nosec B603
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    head = migrate.head_revision()
+    assert done.stdout.split() == [head, head, "False"]
