@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import sqlalchemy as sa
 
 from amoskys.errors import AmoskysError
-from amoskys.store import migrate, reads, stats, writes
+from amoskys.store import migrate, reads, stats, testmaps, writes
 from amoskys.store.engine import Database, server_database, sqlite_database, transaction
 from amoskys.store.records import (
     ArtifactRecord,
@@ -417,6 +417,34 @@ class Store:
     def stats(self, *, since: float, workflow: str | None = None) -> Stats:
         """Pipeline metrics for runs started at ``since`` or later (see :mod:`.stats`)."""
         return self._read(lambda c: stats.compute(c, since=since, workflow=workflow))
+
+    # -- test impact maps -----------------------------------------------------------------
+
+    def save_test_map(
+        self, *, commit: str, interpreter: str, created: float, tests: int, data: bytes
+    ) -> None:
+        """Store a test map (compressed bytes), replacing that commit's and interpreter's."""
+        self._write(
+            lambda c: testmaps.save(
+                c,
+                commit=commit,
+                interpreter=interpreter,
+                created=created,
+                tests=tests,
+                data=data,
+            )
+        )
+
+    def latest_test_map(
+        self, commits: Sequence[str], interpreter: str
+    ) -> testmaps.StoredMap | None:
+        """The map of the newest of ``commits`` (``git rev-list HEAD`` order) recorded with
+        ``interpreter``, else the newest of any interpreter; None when there is none."""
+        return self._read(lambda c: testmaps.latest(c, commits, interpreter))
+
+    def recent_test_failures(self, *, days: float = 14.0, limit: int = 200) -> list[str]:
+        """Test ids that failed in stored runs of the last ``days`` days, newest first."""
+        return self._read(lambda c: testmaps.recent_failures(c, days=days, limit=limit))
 
     # -- garbage collection ---------------------------------------------------------------
 
