@@ -126,12 +126,55 @@ def security_scan_command(
 
 
 @click.command(name="test", context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--select",
+    type=click.Choice(("affected", "all")),
+    default="all",
+    show_default=True,
+    help="affected: only the tests the change since the last recorded commit can affect; "
+    "all: every test, recording which code each runs.",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failing test.")
+@click.option(
+    "-n",
+    "workers",
+    default="1",
+    metavar="auto|N",
+    help="Split the tests over N pytest processes, balanced by recorded durations.",
+)
+@click.option("--why", is_flag=True, help="Say why each selected test runs.")
+@click.option("--explain", multiple=True, metavar="NODEID", help="Say why this test runs or not.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @_report_options
-def test_command(pytest_args: tuple[str, ...], fmt: str | None, output: str | None) -> int:
+def test_command(
+    select: str,
+    fail_fast: bool,
+    workers: str,
+    why: bool,
+    explain: tuple[str, ...],
+    pytest_args: tuple[str, ...],
+    fmt: str | None,
+    output: str | None,
+) -> int:
     """pytest with coverage; the gate wants every test passing and the coverage threshold."""
-    settings = load_settings(_root())
-    outcome = run_tests(settings, pytest_args=pytest_args, show=click.echo)
+    from amoskys.select.runner import SelectOptions, check_workers
+
+    root = _root()
+    settings = load_settings(root)
+    options = SelectOptions(
+        select=select,
+        fail_fast=fail_fast,
+        workers=check_workers(workers),
+        why=why,
+        explain=explain,
+    )
+    outcome = run_tests(
+        settings,
+        pytest_args=pytest_args,
+        show=click.echo,
+        options=options,
+        state_dir=_state_dir(root),
+    )
     return _finish(outcome, settings, fmt, output)
 
 

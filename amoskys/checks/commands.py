@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from amoskys.checks.settings import CheckSettings
 from amoskys.checks.tools import FileCacheSetup, ToolRun, ToolSpec, run_tools
@@ -30,8 +30,11 @@ from amoskys.findings.model import Finding, FindingsProblem
 from amoskys.findings.scanners import collect_bandit, collect_pip_audit, collect_safety
 from amoskys.gates import GateResult, TestSummary, Verdict, evaluate, missing_tool
 from amoskys.run.diagnosis import network_evidence
-from amoskys.run.process import run_process
 from amoskys.suppress import Judged, judge
+
+if TYPE_CHECKING:
+    from amoskys.select.runner import Plan, SelectOptions
+    from amoskys.store.db import Store
 
 
 @dataclass(frozen=True)
@@ -353,33 +356,131 @@ def run_tests(
     pytest_args: Sequence[str] = (),
     show: Callable[[str], None] = print,
     today: date | None = None,
+    options: SelectOptions | None = None,
+    state_dir: Path | None = None,
 ) -> CheckOutcome:
-    """pytest with coverage, through the same probe ``amoskys run`` uses."""
+    """pytest with coverage, through the same probe ``amoskys run`` uses.
+
+    With a ``state_dir`` inside a git repository, a full run also records the test impact map
+    of the checked-out commit, and ``options.select == "affected"`` runs only the tests the
+    change since the newest mapped commit can affect (see :mod:`amoskys.select.runner`).
+    """
+    from amoskys.select.mapstore import head_commit, latest_map
+    from amoskys.select.runner import SelectOptions, interpreter_of, make_plan, read_failures
+    from amoskys.store.db import Store, open_store
+
+    options = options or SelectOptions()
+    python = _python()
+    commit = head_commit(settings.root) if state_dir is not None else None
+    store: Store | None = None
+    notes: list[str] = []
+    if state_dir is not None and commit is not None:
+        store = open_store(state_dir)
+    elif options.select == "affected":
+        notes.append("not a git repository with a commit: no test map, every test runs")
+    try:
+        failures = read_failures(state_dir)
+        m = None
+        interpreter = ""
+        if store is not None:
+            interpreter = interpreter_of(python, settings.root)
+            failures += store.recent_test_failures()
+            m = latest_map(store, settings.root, interpreter)
+        plan = make_plan(
+            settings.root,
+            m,
+            options=options,
+            interpreter=interpreter,
+            failures=failures,
+            show=show,
+        )
+        if store is not None:
+            show(f"amoskys: {plan.summary}")
+        if options.why:
+            for nodeid in plan.keep or ():
+                show(f"  {nodeid}: {plan.reasons.get(nodeid, 'runs all')}")
+        if plan.nothing:
+            return _no_test_needed(settings, plan.summary, notes, today)
+        return _run_pytest(
+            settings,
+            plan=plan,
+            options=options,
+            python=python,
+            pytest_args=pytest_args,
+            store=store,
+            commit=commit,
+            interpreter=interpreter,
+            state_dir=state_dir,
+            notes=notes,
+            show=show,
+            today=today,
+        )
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_pytest(
+    settings: CheckSettings,
+    *,
+    plan: Plan,
+    options: SelectOptions,
+    python: str,
+    pytest_args: Sequence[str],
+    store: Store | None,
+    commit: str | None,
+    interpreter: str,
+    state_dir: Path | None,
+    notes: list[str],
+    show: Callable[[str], None],
+    today: date | None,
+) -> CheckOutcome:
     from amoskys.collect.discover import find_probe_reports
     from amoskys.collect.reports import collect_reports
     from amoskys.run.flaky_env import flaky_summary, probe_environment, quarantine_of_project
-    from amoskys.run.local_run import install_probe
+    from amoskys.select.mapstore import dirty_texts
+    from amoskys.select.runner import (
+        NO_TESTS,
+        record_map,
+        run_pytest,
+        selected_results,
+        write_failures,
+    )
 
+    record = plan.full and options.record and store is not None and commit is not None
+    dirty = dirty_texts(settings.root, commit) if record and commit is not None else {}
     with tempfile.TemporaryDirectory(prefix="amoskys-test-") as temp:
         folder = Path(temp)
-        probe = install_probe(folder)
-        reports = folder / "reports"
-        env = dict(os.environ)
-        # We measure coverage ourselves; an outer coverage run's subprocess measurement would
-        # otherwise be "already measuring" inside pytest, and the probe would stand aside.
-        for name in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG"):
-            env.pop(name, None)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(probe)) if p)
-        addopts = env.get("PYTEST_ADDOPTS", "")
-        env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
-        env["AMOSKYS_REPORT_DIR"] = str(reports)
-        env["AMOSKYS_COVERAGE"] = "1"
         quarantine = quarantine_of_project(settings.root, settings.flaky)
-        env.update(probe_environment(settings.flaky, quarantine, folder))
-        argv = [_python(), "-m", "pytest", *settings.tests, *pytest_args]
-        done = run_process(argv, cwd=settings.root, env=env, on_line=show)
-        paths, warnings = find_probe_reports(reports)
+        raw = folder / "map" if record else None
+        done = run_pytest(
+            settings.root,
+            python=python,
+            test_paths=settings.tests,
+            pytest_args=pytest_args,
+            plan=plan,
+            options=options,
+            folder=folder,
+            record_to=raw,
+            show=show,
+            extra_env=probe_environment(settings.flaky, quarantine, folder),
+        )
+        paths, warnings = find_probe_reports(done.reports)
         results, metrics, more = collect_reports(paths, root=settings.root)
+        selected = selected_results(folder)
+        ran: list[str] = list(selected.ran) if selected else []
+        failed: list[str] = list(selected.failed) if selected else []
+        if raw is not None and commit is not None and all(c in (0, 1) for c in done.exit_codes):
+            recorded = record_map(store, raw, commit=commit, interpreter=interpreter, dirty=dirty)
+            if recorded is not None:
+                notes.append(f"test map recorded for {commit[:12]} ({len(recorded.tests):,} tests)")
+                ran = list(recorded.tests)
+                failed = [n for n, r in recorded.tests.items() if r.outcome in ("failed", "error")]
+    if state_dir is not None and (ran or failed):
+        write_failures(state_dir, ran, failed)
+    if selected is not None and not plan.full:
+        show(f"amoskys: {selected.kept} tests ran, {len(selected.new)} of them new")
+    notes.extend(done.notes)
     values = {m.name: m.value for m in metrics}
     outcomes = [r.outcome for r in results]
     summary = TestSummary(
@@ -388,13 +489,27 @@ def run_tests(
         failed=outcomes.count("failed"),
         errors=outcomes.count("error"),
         skipped=outcomes.count("skipped"),
-        coverage=values.get("coverage.line"),
+        coverage=values.get("coverage.line") if done.coverage else None,
         **flaky_summary(results, quarantine, settings.flaky.quarantine),
     )
-    notes = [f"{w.path}: {w.message}" for w in [*warnings, *more]]
-    if done.exit_code not in (0, 1) and not results:
-        notes.append(f"pytest exited with {done.exit_code} before reporting any test")
+    notes.extend(f"{w.path}: {w.message}" for w in [*warnings, *more])
+    if done.partial and not results and all(c in (0, NO_TESTS) for c in done.exit_codes):
+        return _no_test_needed(settings, plan.summary, notes, today)
+    for code in done.exit_codes:
+        if code not in (0, 1) and not results:
+            notes.append(f"pytest exited with {code} before reporting any test")
+    if not done.coverage:  # a selection, or split over processes: no coverage gate
+        settings = replace(settings, gates=replace(settings.gates, coverage=None))
     return _finish("test", settings, [], [], set(), tests=summary, notes=notes, today=today)
+
+
+def _no_test_needed(
+    settings: CheckSettings, why: str, notes: Sequence[str], today: date | None
+) -> CheckOutcome:
+    """Nothing the map knows was affected and no new test appeared: the gate passes."""
+    outcome = _finish("test", settings, [], [], set(), notes=notes, today=today)
+    gate = GateResult("tests", True, why)
+    return replace(outcome, verdict=Verdict(outcome.verdict.gates + (gate,)))
 
 
 def _python() -> str:

@@ -171,7 +171,9 @@ def _start_coverage(config: pytest.Config, folder: str) -> None:
         warnings.simplefilter("always")
         cov = coverage.Coverage(data_file=data_file, config_file=True, auto_data=False)
         omit = list(cov.get_option("run:omit") or [])  # type: ignore[arg-type]
-        cov.set_option("run:omit", [*omit, os.path.abspath(__file__)])  # not this probe
+        # not this probe, nor the plugins installed beside it (amoskys_select_plugin)
+        here = os.path.dirname(os.path.abspath(__file__))
+        cov.set_option("run:omit", [*omit, os.path.join(here, "amoskys_*.py")])
         cov.start()
     setattr(config, _COVERAGE_ATTR, cov)
     _report_caught(folder, caught)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from amoskys.collect.flakiness import Flakiness
 from amoskys.collect.flakiness import scores as flakiness_scores
 from amoskys.errors import AmoskysError
-from amoskys.store import migrate, reads, stats, writes
+from amoskys.store import migrate, reads, stats, testmaps, writes
 from amoskys.store.engine import Database, server_database, sqlite_database, transaction
 from amoskys.store.records import (
     ArtifactRecord,
@@ -514,6 +514,34 @@ class Store:
             lambda c: reads.test_histories(c, last_runs=last_runs, test_ids=test_ids)
         )
         return flakiness_scores(histories)
+
+    # -- test impact maps -----------------------------------------------------------------
+
+    def save_test_map(
+        self, *, commit: str, interpreter: str, created: float, tests: int, data: bytes
+    ) -> None:
+        """Store a test map (compressed bytes), replacing that commit's and interpreter's."""
+        self._write(
+            lambda c: testmaps.save(
+                c,
+                commit=commit,
+                interpreter=interpreter,
+                created=created,
+                tests=tests,
+                data=data,
+            )
+        )
+
+    def latest_test_map(
+        self, commits: Sequence[str], interpreter: str
+    ) -> testmaps.StoredMap | None:
+        """The map of the newest of ``commits`` (``git rev-list HEAD`` order) recorded with
+        ``interpreter``, else the newest of any interpreter; None when there is none."""
+        return self._read(lambda c: testmaps.latest(c, commits, interpreter))
+
+    def recent_test_failures(self, *, days: float = 14.0, limit: int = 200) -> list[str]:
+        """Test ids that failed in stored runs of the last ``days`` days, newest first."""
+        return self._read(lambda c: testmaps.recent_failures(c, days=days, limit=limit))
 
     # -- garbage collection ---------------------------------------------------------------
 

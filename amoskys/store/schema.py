@@ -237,3 +237,17 @@ findings = sa.Table(
     sa.Index(None, "job_run_id"),
     sa.Index(None, "fingerprint"),
 )
+
+#: Test impact maps (:mod:`amoskys.select.mapstore`): one per (commit, interpreter), replaced
+#: when that commit is recorded again; ``data`` is the map's JSON, zlib-compressed.
+test_maps = sa.Table(
+    "test_maps",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("commit", sa.Text(), nullable=False),
+    sa.Column("interpreter", sa.Text(), nullable=False),
+    sa.Column("created", sa.Double(), nullable=False),
+    _count("tests"),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.UniqueConstraint("commit", "interpreter"),
+)

@@ -168,8 +168,8 @@ SECOND_REVISION = """\
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9001"
+down_revision = "HEAD"
 branch_labels = None
 depends_on = None
 
@@ -186,12 +186,16 @@ def downgrade() -> None:
 """
 
 
+HEAD = migrate.head_revision()
+
+
 def _migrations_with_second_revision(tmp_path: Path, broken: str = "") -> Path:
-    """A copy of the shipped migrations plus a revision 0002 (optionally with a bad step)."""
+    """A copy of the shipped migrations plus a revision 9001 after the shipped head (optionally
+    with a bad step)."""
     copy = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    text = SECOND_REVISION.replace("BROKEN", broken or "pass")
-    (copy / "versions" / "r0002_note.py").write_text(text)
+    text = SECOND_REVISION.replace("BROKEN", broken or "pass").replace("HEAD", HEAD)
+    (copy / "versions" / "r9001_note.py").write_text(text)
     return copy
 
 
@@ -226,12 +230,12 @@ def test_an_older_database_is_migrated_after_a_backup(
     monkeypatch.setattr(migrate, "MIGRATIONS", _migrations_with_second_revision(tmp_path))
     with open_store(state_dir, backend) as newer:
         assert newer.migration is not None
-        assert (newer.migration.before, newer.migration.after) == ("0001", "0002")
+        assert (newer.migration.before, newer.migration.after) == (HEAD, "9001")
         with newer.database.engine.connect() as connection:
             note = connection.execute(sa.text("SELECT note FROM runs WHERE id = :i"), {"i": run_id})
             assert note.scalar_one_or_none() is None
             version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0002"
+            assert version.scalar_one() == "9001"
         # rebuilding ``runs`` did not cascade into the rows under it
         assert {t: count(newer, t) for t in TABLES} == before
         assert newer.get_run(run_id).jobs[0].tests
@@ -239,11 +243,11 @@ def test_an_older_database_is_migrated_after_a_backup(
             with newer.database.engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     if backend is None:
-        backup = state_dir / "amoskys.db.bak-0001"
+        backup = state_dir / f"amoskys.db.bak-{HEAD}"
         assert newer.migration.backup == backup
         copy = sqlite3.connect(backup)
         try:
-            assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+            assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
             assert copy.execute("SELECT id FROM runs").fetchall() == [(run_id,)]
         finally:
             copy.close()
@@ -262,7 +266,7 @@ def test_a_migration_that_would_orphan_rows_is_rolled_back(
         open_store(state_dir)
     monkeypatch.undo()
     with open_store(state_dir) as store:
-        assert store.migration is not None and store.migration.before == "0001"
+        assert store.migration is not None and store.migration.before == HEAD
         assert store.get_run(run_id).jobs[0].tests
 
 

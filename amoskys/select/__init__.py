@@ -1,0 +1,1 @@
+"""Test impact selection: record which code each test runs, run only the affected tests."""

@@ -1,0 +1,153 @@
+"""Test maps in and out of the history store, and the recorder's raw files turned into one.
+
+A map belongs to a (commit, interpreter) pair: the commit that was checked out when it was
+recorded, and the interpreter that ran the tests. Switching branches loses nothing, because
+each commit keeps its own map; the map to compare against is the one of the newest commit in
+``git rev-list HEAD`` that has one. Files that differed from that commit while recording keep
+their recorded text in the map (``dirty``), so the next change is measured against what the
+tests really ran.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from amoskys.errors import AmoskysError
+from amoskys.run.process import output_of
+from amoskys.select.testmap import (
+    MapFormatError,
+    TestMap,
+    TestRecord,
+    Unit,
+    map_from_json,
+    map_to_json,
+)
+from amoskys.store.db import Store
+
+#: How far back ``git rev-list`` looks for a commit with a map.
+MAX_COMMITS = 2000
+#: Dirty files bigger than this are not kept (the next change then compares with the commit,
+#: which can only select more tests, never fewer).
+MAX_DIRTY_BYTES = 1_000_000
+
+
+def head_commit(root: Path) -> str | None:
+    """The checked-out commit, or None outside git or before the first commit."""
+    try:
+        return output_of(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root).strip() or None
+    except AmoskysError:
+        return None
+
+
+def candidate_commits(root: Path, limit: int = MAX_COMMITS) -> list[str]:
+    """HEAD and its ancestors, newest first (``git rev-list``); empty outside git."""
+    try:
+        text = output_of(["git", "rev-list", f"--max-count={limit}", "HEAD"], cwd=root)
+    except AmoskysError:
+        return []
+    return text.split()
+
+
+def dirty_texts(root: Path, commit: str) -> dict[str, str]:
+    """Path -> working-tree text of every text file that differs from ``commit`` now."""
+    from amoskys.select.changes import changes_since
+
+    texts: dict[str, str] = {}
+    for change in changes_since(root, commit, {}):
+        text = change.new_text
+        if text is not None and len(text) <= MAX_DIRTY_BYTES:
+            texts[change.path] = text
+    return texts
+
+
+def save_map(store: Store, m: TestMap) -> None:
+    """Store ``m`` (compressed), replacing the map of the same commit and interpreter."""
+    store.save_test_map(
+        commit=m.commit,
+        interpreter=m.interpreter,
+        created=m.created,
+        tests=len(m.tests),
+        data=zlib.compress(map_to_json(m), 6),
+    )
+
+
+def latest_map(store: Store, root: Path, interpreter: str) -> TestMap | None:
+    """The map of the newest ancestor of HEAD that has one (preferring ``interpreter``'s);
+    None when there is none, or when the stored one cannot be read (it will be re-recorded)."""
+    commits = candidate_commits(root)
+    if not commits:
+        return None
+    stored = store.latest_test_map(commits, interpreter)
+    if stored is None:
+        return None
+    try:
+        return map_from_json(zlib.decompress(stored.data))
+    except (MapFormatError, zlib.error):
+        return None
+
+
+# -- the recorder's raw files ---------------------------------------------------------------------
+
+
+def read_raw(folder: Path) -> list[dict[str, Any]]:
+    """Every ``map-<pid>.json`` the plugin wrote into ``folder`` (unreadable ones skipped)."""
+    found: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("map-*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("format") == 1:
+            found.append(data)
+    return found
+
+
+def merge_raw(
+    raws: Iterable[Mapping[str, Any]],
+    *,
+    commit: str,
+    interpreter: str,
+    created: float,
+    dirty: Mapping[str, str],
+) -> TestMap:
+    """One :class:`TestMap` from the plugin's files (one per pytest process)."""
+    units: list[Unit] = []
+    index: dict[tuple[str, str, int], int] = {}
+    tests: dict[str, TestRecord] = {}
+    outside: set[int] = set()
+    sites: dict[int, set[str]] = {}
+    for raw in raws:
+        local: list[int] = []
+        for path, qualname, first, last, names in raw.get("units", ()):
+            key = (str(path), str(qualname), int(first))
+            if key not in index:
+                index[key] = len(units)
+                units.append(Unit(key[0], key[1], key[2], int(last), frozenset(names)))
+            local.append(index[key])
+        for row in raw.get("tests", ()):
+            nodeid, path, ids, duration, outcome = row[:5]
+            tests[str(nodeid)] = TestRecord(
+                str(nodeid),
+                str(path),
+                frozenset(local[i] for i in ids),
+                float(duration),
+                str(outcome),
+                spawned=len(row) > 5 and bool(row[5]),
+            )
+        outside.update(local[i] for i in raw.get("import_units", ()))
+        for unit, paths in raw.get("import_sites", ()):
+            sites.setdefault(local[unit], set()).update(paths)
+    return TestMap(
+        commit=commit,
+        interpreter=interpreter,
+        created=created,
+        units=tuple(units),
+        tests=tests,
+        dirty=dict(dirty),
+        import_units=frozenset(outside),
+        import_sites={u: frozenset(p) for u, p in sites.items()},
+    )

@@ -1,0 +1,580 @@
+"""Amoskys's test impact plugin: record which functions each test runs, or run a selection.
+
+Standalone on purpose, like :mod:`amoskys.collect.pytest_probe`: Amoskys copies this file as
+``amoskys_select_plugin.py`` into a folder on the test process's ``PYTHONPATH`` and adds
+``-p amoskys_select_plugin`` to ``PYTEST_ADDOPTS``. It imports only the standard library and
+pytest, and runs in the project's interpreter (3.11+).
+
+Driven by the environment:
+
+``AMOSKYS_SELECT_RECORD=<dir>``
+    Record, per test, the code objects (functions, methods, lambdas, comprehensions) that
+    started while the test's setup, call and teardown ran, and write ``<dir>/map-<pid>.json``.
+    On 3.12+ a ``sys.monitoring`` tool gets ``PY_START`` once per code object and test: the
+    callback returns ``DISABLE`` and ``restart_events()`` re-arms every code object when the
+    next test starts. On 3.11 a ``sys.settrace`` function sees ``call`` events only (it returns
+    None, so no line events); when a tracer is already installed (coverage.py) it uses
+    ``sys.setprofile`` instead so that both work. Only code whose file lies under pytest's
+    rootdir and not in a virtual environment, ``site-packages``, ``.amoskys`` or this plugin
+    counts (the decision is made once per file). Code that a module-, class-, package- or
+    session-scoped fixture runs in its setup counts for every test using that fixture; code
+    that runs outside any test (imports, collection) is written as ``import_units``, with
+    ``import_sites``: the files whose module-level code (nearest ``<module>`` frame under the
+    root) started it. A test row's sixth item says whether the test started a process
+    (``subprocess``, ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
+``AMOSKYS_SELECT_FILE=<json>``
+    ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
+    every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
+    (when ``new`` is true) the items not in ``known`` (tests the map has never seen), in the
+    order recent failures, new tests, the rest of ``keep``; deselect the others through
+    ``pytest_deselected``. ``result`` receives ``{"selected", "new", "deselected"}``.
+
+The plugin never fails the user's run because of itself: problems are written to
+``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, FrozenSet, Generator, List, Optional, Set
+
+import pytest
+
+ENV_RECORD = "AMOSKYS_SELECT_RECORD"
+ENV_SELECT = "AMOSKYS_SELECT_FILE"
+FORMAT = 1
+TOOL_NAME = "amoskys-select"
+
+_HERE = os.path.normcase(os.path.abspath(__file__))
+_SKIP_PARTS = frozenset({"site-packages", "dist-packages", ".amoskys", ".tox", ".nox", ".venv"})
+_RECORDER_ATTR = "_amoskys_select_recorder"
+
+
+def _warn(folder: Optional[str], message: str) -> None:
+    """One line to the warnings file (or stderr); never raises."""
+    try:
+        line = "amoskys select plugin: %s\n" % " ".join(message.split())
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, "select-warnings-%d.txt" % os.getpid())
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+        else:
+            sys.stderr.write(line)
+    except Exception:  # never fail the run for a warning  # nosec B110
+        pass
+
+
+# -- tracers: the set of code objects started since the last switch -----------------------------
+
+
+Site = Callable[[CodeType, FrameType], None]  # told where code started outside any test
+
+
+class _MonitoringTracer:
+    """3.12+: a sys.monitoring tool on PY_START; each code object reports once per test.
+
+    Outside tests (imports, collection) a second callback also tells ``site`` which frame
+    started each code object, so the recorder can say which module's import ran it.
+    """
+
+    def __init__(self, site: Site) -> None:
+        monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+        self.codes: Set[CodeType] = set()
+        self._monitoring = monitoring
+        self._tool = -1
+        for tool in (3, 4, 5, 2, 1, 0):
+            if monitoring.get_tool(tool) is None:
+                self._tool = tool
+                break
+        if self._tool < 0:
+            raise RuntimeError("every sys.monitoring tool id is taken")
+        monitoring.use_tool_id(self._tool, TOOL_NAME)
+        disable = monitoring.DISABLE
+        getframe = sys._getframe
+
+        def started(code: CodeType, offset: int) -> Any:
+            self.codes.add(code)
+            return disable
+
+        def started_outside(code: CodeType, offset: int) -> Any:
+            self.codes.add(code)
+            site(code, getframe(1))
+            return disable
+
+        self._inside = started
+        self._outside = started_outside
+        monitoring.register_callback(self._tool, monitoring.events.PY_START, started_outside)
+        monitoring.set_events(self._tool, monitoring.events.PY_START)
+
+    def switch(self, inside: bool) -> Set[CodeType]:
+        """Start a new set (re-arming every code object for a test); return the old one."""
+        old, self.codes = self.codes, set()
+        callback = self._inside if inside else self._outside
+        self._monitoring.register_callback(self._tool, self._monitoring.events.PY_START, callback)
+        if inside:  # between tests only pytest runs: no need to re-arm for it
+            self._monitoring.restart_events()
+        return old
+
+    def rearm(self) -> None:
+        """Report every code object again (a new test module is about to be imported)."""
+        self._monitoring.restart_events()
+
+    def stop(self) -> None:
+        monitoring = self._monitoring
+        monitoring.set_events(self._tool, 0)
+        monitoring.register_callback(self._tool, monitoring.events.PY_START, None)
+        monitoring.free_tool_id(self._tool)
+
+
+class _TraceTracer:
+    """3.11: a global trace (or profile) function that notes each call's code object."""
+
+    def __init__(self, site: Site) -> None:
+        self.codes: Set[CodeType] = set()
+        self._site = site
+        self._inside = False
+        self._known: Set[CodeType] = set()  # reported outside tests since the last re-arm
+        # coverage.py (or a debugger) owns sys.settrace: use the profile hook beside it
+        self._profile = sys.gettrace() is not None
+        self._install()
+
+    def _function(self) -> Callable[[FrameType, str, Any], None]:
+        add = self.codes.add
+        if not self._inside:
+            site = self._site
+            known = self._known
+
+            def outside(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "call":
+                    code = frame.f_code
+                    if code not in known:  # like DISABLE on 3.12: once until re-armed
+                        known.add(code)
+                        add(code)
+                        site(code, frame)
+
+            return outside
+        if self._profile:
+
+            def profile(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "call":
+                    add(frame.f_code)
+
+            return profile
+
+        def trace(frame: FrameType, event: str, arg: Any) -> None:
+            add(frame.f_code)  # a global trace function only sees "call"; None: no line events
+
+        return trace
+
+    def _threads(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            self.codes.add(frame.f_code)
+
+    def _install(self) -> None:
+        if self._profile:
+            sys.setprofile(self._function())
+            threading.setprofile(self._threads)
+        else:
+            sys.settrace(self._function())
+            threading.settrace(self._threads)
+
+    def switch(self, inside: bool) -> Set[CodeType]:
+        old, self.codes = self.codes, set()
+        self._inside = inside
+        self._known.clear()
+        self._install()
+        return old
+
+    def rearm(self) -> None:
+        """Report every code object again (a new test module is about to be imported)."""
+        self._known.clear()
+
+    def stop(self) -> None:
+        if self._profile:
+            sys.setprofile(None)
+            threading.setprofile(None)
+        else:
+            sys.settrace(None)
+            threading.settrace(None)
+
+
+def _new_tracer(site: Site) -> Any:
+    if hasattr(sys, "monitoring"):
+        return _MonitoringTracer(site)
+    return _TraceTracer(site)
+
+
+def _spawn_codes() -> FrozenSet[CodeType]:
+    """The Python functions every way of starting a process goes through (``os.system`` and
+    the bare ``os.posix_spawn``/``os.fork`` are C and not seen). Seeing one of them among a
+    test's code objects costs nothing, unlike an audit hook called for every audit event."""
+    found: List[Any] = []
+    import subprocess  # nosec B404 - only to recognise its code objects
+
+    found.append(getattr(subprocess.Popen, "_execute_child", None))
+    for name in ("execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "popen"):
+        found.append(getattr(os, name, None))
+    for module in ("pty", "multiprocessing.popen_fork", "multiprocessing.popen_spawn_posix"):
+        try:
+            loaded = __import__(module, fromlist=["_"])
+        except Exception:  # nosec B112 - not on this platform
+            continue
+        found.append(getattr(getattr(loaded, "Popen", None), "_launch", None))
+        found.append(getattr(loaded, "spawn", None))
+    return frozenset(f.__code__ for f in found if hasattr(f, "__code__"))
+
+
+# -- the recorder -------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Per-test sets of code objects, turned into units and written as ``map-<pid>.json``."""
+
+    def __init__(self, folder: str, root: str) -> None:
+        self.folder = folder
+        self.root = os.path.normcase(os.path.abspath(root))
+        self.sites: Dict[CodeType, Set[str]] = {}  # code run at import -> importing modules
+        self._spawns = _spawn_codes()
+        self._in_test = False
+        self.outside: Set[CodeType] = set()  # code run outside any test
+        self.tests: Dict[str, List[Any]] = {}  # nodeid -> [path, codes, duration, outcome]
+        self.fixtures: Dict[int, Set[CodeType]] = {}  # id(fixturedef) -> its setup's code
+        self._files: Dict[str, Optional[str]] = {}  # co_filename -> relative path or None
+        self._prefixes = tuple(
+            os.path.normcase(os.path.abspath(p)) + os.sep
+            for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        )
+        self._outcome: Dict[str, str] = {}
+        self._duration: Dict[str, float] = {}
+        self.tracer = _new_tracer(self.site)  # last: it may call back at once
+
+    # which files count
+
+    def relative(self, filename: str) -> Optional[str]:
+        """The POSIX path of ``filename`` under the root, or None when it does not count."""
+        known = self._files.get(filename, "")
+        if known != "":
+            return known
+        found: Optional[str] = None
+        if filename and not filename.startswith("<"):
+            path = os.path.normcase(os.path.abspath(filename))
+            if (
+                path != _HERE
+                and path.startswith(self.root + os.sep)
+                and not path.startswith(self._prefixes)
+            ):
+                parts = path[len(self.root) + 1 :].split(os.sep)
+                if not _SKIP_PARTS.intersection(parts):
+                    found = "/".join(parts)
+        self._files[filename] = found
+        return found
+
+    def site(self, code: CodeType, frame: Optional[FrameType]) -> None:
+        """Note the module whose top-level code (nearest on the stack) started ``code``."""
+        if code.co_name == "<module>" or self.relative(code.co_filename) is None:
+            return
+        while frame is not None:
+            caller = frame.f_code
+            if caller.co_name == "<module>":
+                path = self.relative(caller.co_filename)
+                if path is not None:
+                    self.sites.setdefault(code, set()).add(path)
+                    return
+            frame = frame.f_back
+
+    # test boundaries
+
+    def rearm(self) -> None:
+        if not self._in_test:
+            self.tracer.rearm()
+
+    def begin_test(self) -> None:
+        self.outside |= self.tracer.switch(True)
+        self._in_test = True
+
+    def end_test(self, item: pytest.Item) -> None:
+        codes = self.tracer.switch(False)
+        self._in_test = False
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = getattr(info, "name2fixturedefs", {}) or {}
+        for name in getattr(item, "fixturenames", ()):
+            for fixturedef in definitions.get(name, ()):
+                extra = self.fixtures.get(id(fixturedef))
+                if extra:
+                    codes |= extra
+        where = getattr(item, "path", None)  # no item.fspath: -p no:legacypath removes it
+        path = (self.relative(str(where)) if where else None) or item.nodeid.split("::")[0]
+        nodeid = item.nodeid
+        self.tests[nodeid] = [
+            path,
+            codes,
+            self._duration.pop(nodeid, 0.0),
+            self._outcome.pop(nodeid, "passed"),
+            not codes.isdisjoint(self._spawns),  # started a process: its code is unseen
+        ]
+
+    def report(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        self._duration[nodeid] = self._duration.get(nodeid, 0.0) + float(report.duration or 0.0)
+        current = self._outcome.get(nodeid, "passed")
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+            if current == "passed" or current == "skipped":
+                self._outcome[nodeid] = outcome
+        elif report.skipped and current == "passed":
+            self._outcome[nodeid] = "skipped"
+
+    def fixture_setup(self, fixturedef: Any) -> Generator[None, Any, None]:
+        """Isolate what a wider-scoped fixture's setup runs, so every user gets it."""
+        if getattr(fixturedef, "scope", "function") == "function":
+            yield
+            return
+        before = self.tracer.switch(True)
+        try:
+            yield
+        finally:
+            mine = self.tracer.switch(True)
+            self.fixtures[id(fixturedef)] = mine
+            self.tracer.codes |= before | mine
+
+    # output
+
+    def write(self, interpreter: str) -> str:
+        self.outside |= self.tracer.switch(False)
+        self.tracer.stop()
+        self._in_test = False
+        units: List[List[Any]] = []
+        index: Dict[CodeType, int] = {}
+
+        def unit_of(code: CodeType) -> Optional[int]:
+            found = index.get(code, -2)
+            if found != -2:
+                return found if found >= 0 else None
+            path = self.relative(code.co_filename)
+            qualname = getattr(code, "co_qualname", code.co_name)
+            if path is None or qualname == "<module>":
+                index[code] = -1
+                return None
+            last = code.co_firstlineno
+            for _start, _end, line in code.co_lines():
+                if line is not None and line > last:
+                    last = line
+            index[code] = len(units)
+            units.append([path, qualname, code.co_firstlineno, last, sorted(set(code.co_names))])
+            return index[code]
+
+        tests = []
+        for nodeid, (path, codes, duration, outcome, spawned) in self.tests.items():
+            ids = sorted({u for u in map(unit_of, codes) if u is not None})
+            tests.append([nodeid, path, ids, round(duration, 6), outcome, int(spawned)])
+        outside = sorted({u for u in map(unit_of, self.outside) if u is not None})
+        sites = []
+        for code, paths in self.sites.items():
+            unit = unit_of(code)
+            if unit is not None:
+                sites.append([unit, sorted(paths)])
+        data = {
+            "format": FORMAT,
+            "interpreter": interpreter,
+            "root": self.root,
+            "units": units,
+            "tests": tests,
+            "import_units": outside,
+            "import_sites": sorted(sites),
+        }
+        os.makedirs(self.folder, exist_ok=True)
+        target = os.path.join(self.folder, "map-%d.json" % os.getpid())
+        temp = target + ".tmp"
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+        os.replace(temp, target)
+        return target
+
+
+def interpreter_id() -> str:
+    """``"3.12.4 /path/python"``: what a map was recorded with."""
+    version = "%d.%d.%d" % sys.version_info[:3]
+    return "%s %s" % (version, sys.executable)
+
+
+def _recorder(config: pytest.Config) -> Optional[Recorder]:
+    found: Optional[Recorder] = getattr(config, _RECORDER_ATTR, None)
+    return found
+
+
+def _start(config: pytest.Config) -> None:
+    folder = os.environ.get(ENV_RECORD, "")
+    if not folder or _recorder(config) is not None:
+        return
+    namespace = getattr(config, "known_args_namespace", None)
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and getattr(
+        namespace, "numprocesses", None
+    ) not in (None, 0, "0"):
+        _warn(folder, "not recording: tests run in pytest-xdist workers (-n)")
+        return
+    try:
+        root = str(config.rootpath)
+        setattr(config, _RECORDER_ATTR, Recorder(os.path.abspath(folder), root))
+    except Exception as error:
+        _warn(folder, "not recording: %s: %s" % (type(error).__name__, error))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: List[str]
+) -> None:
+    # trylast: after the probe started coverage.py, so that on 3.11 we see its tracer
+    _start(early_config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _start(config)  # when initial conftests were not loaded through us (plugin given late)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    recorder = _recorder(collector.config)
+    if recorder is not None and isinstance(collector, pytest.Module):
+        recorder.rearm()  # so that each test module's import reports what it runs
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Any:
+    recorder = _recorder(item.config)
+    if recorder is None:
+        yield
+        return
+    recorder.begin_test()
+    try:
+        yield
+    finally:
+        try:
+            recorder.end_test(item)
+        except Exception as error:
+            _warn(recorder.folder, "test %s not recorded: %s" % (item.nodeid, error))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Any:
+    recorder = _recorder(request.config)
+    if recorder is None:
+        yield
+        return
+    yield from recorder.fixture_setup(fixturedef)
+
+
+_current: Optional[Recorder] = None  # reports do not carry their config
+_result: Dict[str, Any] = {}  # what the selection wrote, completed with the failures at the end
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _current is not None:
+        _current.report(report)
+    if report.failed and _result:
+        failed = _result.setdefault("failed", [])
+        if report.nodeid not in failed:
+            failed.append(report.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _current
+    _current = _recorder(session.config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
+    _finish(session.config)
+    if _result.get("path"):
+        try:
+            _write_result()
+        except Exception as error:
+            _warn(None, "selection result not written: %s" % error)
+
+
+def _write_result() -> None:
+    with open(_result["path"], "w", encoding="utf-8") as handle:
+        json.dump({k: v for k, v in _result.items() if k != "path"}, handle)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _finish(config)
+
+
+def _finish(config: pytest.Config) -> None:
+    global _current
+    recorder = _recorder(config)
+    if recorder is None:
+        return
+    setattr(config, _RECORDER_ATTR, None)
+    _current = None
+    try:
+        recorder.write(interpreter_id())
+    except Exception as error:
+        _warn(recorder.folder, "map not written: %s: %s" % (type(error).__name__, error))
+
+
+# -- selection ----------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: List[pytest.Item]
+) -> None:
+    path = os.environ.get(ENV_SELECT, "")
+    if not path:
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            wanted = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError("amoskys: cannot read the test selection %s: %s" % (path, error))
+    apply_selection(config, items, wanted)
+
+
+def apply_selection(
+    config: pytest.Config, items: List[pytest.Item], wanted: Dict[str, Any]
+) -> None:
+    """Keep, order and deselect ``items`` in place as ``wanted`` says (see the docstring)."""
+    known = set(wanted.get("known", ()))
+    rank = {nodeid: n for n, nodeid in enumerate(wanted.get("keep", ()))}
+    failures = set(wanted.get("failures", ()))
+    with_new = bool(wanted.get("new", True))
+    first: List[Any] = []
+    new: List[pytest.Item] = []
+    rest: List[Any] = []
+    dropped: List[pytest.Item] = []
+    for item in items:
+        nodeid = item.nodeid
+        if nodeid in rank:
+            (first if nodeid in failures else rest).append((rank[nodeid], item))
+        elif nodeid not in known and with_new:
+            new.append(item)
+        else:
+            dropped.append(item)
+    first.sort(key=lambda pair: pair[0])
+    rest.sort(key=lambda pair: pair[0])
+    kept = [i for _, i in first] + new + [i for _, i in rest]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+    result = wanted.get("result")
+    if result:
+        _result.clear()
+        _result.update(
+            path=result,
+            selected=len(kept),
+            new=[i.nodeid for i in new],
+            ran=[i.nodeid for i in kept],
+            deselected=len(dropped),
+            failed=[],
+            time=time.time(),
+        )
+        _write_result()

@@ -1,0 +1,189 @@
+"""``amoskys test --select`` end to end: real git repositories, real pytest, real SQLite.
+
+One project goes through a developer's day: a first run records the map, then edits inside a
+function, at module level, a new test file, a conftest change and a branch switch each run
+exactly the tests they should. The project's pytest ``addopts`` carry ``-m``,
+``-p no:cacheprovider`` and ``-p no:legacypath`` (where pytest-testmon breaks).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess  # nosec B404 - the CLI runs as a user would run it
+import sys
+from pathlib import Path
+from typing import Any
+
+from amoskys_testing import REPO, git
+
+from amoskys.select.runner import shard
+
+PYPROJECT = """\
+[tool.amoskys]
+packages = ["pkg"]
+
+[tool.amoskys.gates]
+coverage = false
+
+[tool.pytest.ini_options]
+addopts = "-m 'not slow' -p no:cacheprovider -p no:legacypath"
+markers = ["slow: slow"]
+pythonpath = ["."]
+"""
+
+MOD = """\
+MAX = 5
+
+
+def add(a, b):
+    return a + b
+
+
+def cap(x):
+    return min(x, MAX)
+
+
+class K:
+    def m(self):
+        return add(1, 2)
+"""
+
+TESTS = """\
+import pytest
+from pkg.mod import add, cap, K
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_cap():
+    assert cap(9) == 5
+
+
+def test_k():
+    assert K().m() == 3
+
+
+def test_alone():
+    assert "x".upper() == "X"
+
+
+@pytest.mark.slow
+def test_slow():
+    assert add(2, 2) == 4
+"""
+
+PROJECT = {
+    "pyproject.toml": PYPROJECT,
+    ".gitignore": ".amoskys/\n__pycache__/\n",
+    "pkg/__init__.py": "",
+    "pkg/mod.py": MOD,
+    "tests/conftest.py": "",
+    "tests/test_a.py": TESTS,
+}
+
+
+def amoskys_test(root: Path, *args: str) -> tuple[int, str, set[str]]:
+    """Exit code, output, and the names of the tests that ran (from pytest's -v lines)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
+        env.pop(name, None)
+    done = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "test", *args, "-v"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    ran = set(re.findall(r"::(test_\w+) (?:PASSED|FAILED|ERROR)", output))
+    return done.returncode, output, ran
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    target = root / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
+
+
+def test_a_day_of_changes_runs_exactly_the_affected_tests(make_repo: Any) -> None:
+    root = make_repo(PROJECT)
+    everything = {"test_add", "test_cap", "test_k", "test_alone"}  # -m 'not slow' holds
+
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0, out
+    assert "no test map for this commit" in out and "test map recorded" in out
+    assert ran == everything
+
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0, out
+    assert "nothing changed since the test map" in out and ran == set()
+    assert "collected" not in out  # no pytest started at all
+
+    edit(root, "pkg/mod.py", "return min(x, MAX)", "return min(x, MAX + 1)")
+    code, out, ran = amoskys_test(
+        root, "--select", "affected", "--why", "--explain", "tests/test_a.py::test_add"
+    )
+    assert code == 1 and ran == {"test_cap"}, out  # the change breaks it: it is caught
+    assert "test_add: not selected, it ran none of the code changed in pkg/mod.py" in out
+    assert "1 of 4 tests" in out and "tests/test_a.py::test_cap: covers pkg/mod.py" in out
+    edit(root, "pkg/mod.py", "return min(x, MAX + 1)", "return min(x, MAX)")
+
+    edit(root, "pkg/mod.py", "MAX = 5", "MAX = 5  # the same\nLIMIT = 7")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == {"test_add", "test_cap", "test_k"}, out  # not test_alone
+    edit(root, "pkg/mod.py", "MAX = 5  # the same\nLIMIT = 7", "MAX = 5")
+
+    (root / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == {"test_new"}, out
+    assert "1 tests ran, 1 of them new" in out
+    (root / "tests" / "test_new.py").unlink()
+
+    # a branch gets its own map; back on main, main's map is still there
+    main = git(root, "rev-parse", "HEAD").strip()
+    git(root, "checkout", "-q", "-b", "topic")
+    edit(root, "pkg/mod.py", "return a + b", "return b + a")
+    git(root, "commit", "-qam", "commute")
+    code, out, ran = amoskys_test(root, "--select", "all")
+    assert code == 0 and ran == everything and "test map recorded" in out, out
+    git(root, "checkout", "-q", "main")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == set(), out
+    assert f"nothing changed since the test map of {main[:12]}" in out
+
+    (root / "tests" / "conftest.py").write_text("X = 1\n")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == everything and "conftest.py" in out, out
+
+
+def test_failures_run_first_and_shards_split_the_tests(make_repo: Any) -> None:
+    root = make_repo(PROJECT)
+    edit(root, "tests/test_a.py", "assert K().m() == 3", "assert K().m() == 4")
+    git(root, "commit", "-qam", "break test_k")
+    code, out, ran = amoskys_test(root)
+    assert code == 1 and ran == {"test_add", "test_cap", "test_k", "test_alone"}, out
+
+    edit(root, "pkg/mod.py", "return a + b", "return b + a")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    lines = [line for line in out.splitlines() if re.search(r"::test_\w+ (PASSED|FAILED)", line)]
+    assert "test_k" in lines[0], out  # the recent failure runs first
+    assert ran == {"test_add", "test_k"}
+
+    code, out, ran = amoskys_test(root, "--select", "all", "-n", "2", "--fail-fast")
+    assert code == 1, out
+    assert "[1] " in out and "[2] " in out  # two pytest processes
+    assert "test_k" in ran
+
+
+def test_shards_are_balanced_by_duration_and_keep_the_order() -> None:
+    tests = ["a", "b", "c", "d", "e"]
+    durations = {"a": 4.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 1.0}
+    assert shard(tests, durations, 2) == [["a"], ["b", "c", "d", "e"]]
+    assert shard(tests, durations, 1) == [tests]
+    assert shard(["a"], durations, 4) == [["a"]]
+    assert shard([], durations, 3) == [[]]
