@@ -487,7 +487,7 @@ class LocalJobExecutor:
         log_path = self.settings.logs_dir / slug(inst.name) / f"{index:02d}-{slug(name)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.reporter.step_started(inst, index, name, log_path)
-        with LogWriter(log_path) as writer:
+        with LogWriter(log_path, sync_on_close=False) as writer:
 
             def log(text: str) -> None:
                 masked = self.masker.mask(text)

@@ -29,7 +29,9 @@ Durability policy:
   ``kill -9`` every line that had been flushed (explicitly, or by the size/time rules above) is
   readable; lines still waiting in memory are lost, at most :data:`FLUSH_SECONDS` worth.
 * ``os.fsync`` (protection against power loss and OS crashes, which lose the page cache) runs on
-  :meth:`LogWriter.flush` and :meth:`LogWriter.close`, and from the background thread at most
+  :meth:`LogWriter.flush` and :meth:`LogWriter.close` (unless made with ``sync_on_close=False``,
+  as the engine's step logs are: one fsync per step would cost more than a trivial step's whole
+  run, and a power loss takes the run with it anyway), and from the background thread at most
   every :data:`FSYNC_SECONDS` while lines keep coming. A busy log therefore costs one fsync per
   :data:`FSYNC_SECONDS`, not one per frame, and a power loss costs at most that much log.
 * If a write fails part-way (disk full), the file is cut back to its last whole frame so later
@@ -90,8 +92,10 @@ class LogWriter:
         flush_seconds: float = FLUSH_SECONDS,
         fsync_seconds: float = FSYNC_SECONDS,
         level: int = COMPRESS_LEVEL,
+        sync_on_close: bool = True,
     ) -> None:
         self.path = Path(path)
+        self._sync_on_close = sync_on_close
         self._frame_lines = max(1, frame_lines)
         self._flush_seconds = flush_seconds
         self._fsync_seconds = fsync_seconds
@@ -167,7 +171,8 @@ class LogWriter:
                 return
             try:
                 self._write_frame()  # also retries lines a failed background write left
-                self._sync()
+                if self._sync_on_close:
+                    self._sync()
             finally:
                 self._closed = True
                 self._error = None

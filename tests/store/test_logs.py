@@ -329,3 +329,23 @@ def test_a_short_foreign_file_is_not_overwritten(tmp_path: Path) -> None:
     with LogWriter(torn) as writer:
         writer.write_line("fine")
     assert list(read_lines(torn)) == ["fine"]
+
+
+@pytest.mark.parametrize("sync_on_close, expected", [(True, 1), (False, 0)])
+def test_close_fsyncs_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync_on_close: bool, expected: int
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    path = tmp_path / "step.log"
+    writer = LogWriter(path, sync_on_close=sync_on_close)
+    writer.write_line("one line")
+    writer.close()
+    assert len(synced) == expected
+    assert list(read_lines(path)) == ["one line"]  # written either way, in the page cache
