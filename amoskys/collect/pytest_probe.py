@@ -64,6 +64,9 @@ _FAILED_ATTR = "_amoskys_probe_failed"
 _COVERAGE_ATTR = "_amoskys_probe_coverage"
 
 
+_OWN_PLUGINS = ("amoskys_pytest_probe", "amoskys_select_plugin")
+
+
 def _report_dir() -> Optional[str]:
     folder = os.environ.get(ENV_REPORT_DIR, "")
     return os.path.abspath(folder) if folder else None
@@ -171,9 +174,11 @@ def _start_coverage(config: pytest.Config, folder: str) -> None:
         warnings.simplefilter("always")
         cov = coverage.Coverage(data_file=data_file, config_file=True, auto_data=False)
         omit = list(cov.get_option("run:omit") or [])  # type: ignore[arg-type]
-        # not this probe, nor the plugins installed beside it (amoskys_select_plugin)
-        here = os.path.dirname(os.path.abspath(__file__))
-        cov.set_option("run:omit", [*omit, os.path.join(here, "amoskys_*.py")])
+        # Never Amoskys's own plugins, wherever they were put: inside ``amoskys run`` the
+        # engine's probe comes first on PYTHONPATH while ``amoskys test`` installs the
+        # selection plugin in a folder of its own.
+        ours = [os.path.abspath(__file__)] + ["*/%s.py" % name for name in _OWN_PLUGINS]
+        cov.set_option("run:omit", [*omit, *ours])
         cov.start()
     setattr(config, _COVERAGE_ATTR, cov)
     _report_caught(folder, caught)
