@@ -113,7 +113,12 @@ def pytest_in(
     root: Path, python: str, env: dict[str, str], *args: str, addopts: str = ""
 ) -> list[str]:
     plugins = install_plugins(root.parent / "plugins")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AMOSKYS_")}
+    # Not an outer coverage run's subprocess measurement either (CI's --cov, or the probe of
+    # an ``amoskys run`` around this suite): the probe would stand aside for it.
+    outer = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("AMOSKYS_") and k not in outer
+    }
     environ.update(env)
     environ["PYTHONPATH"] = str(plugins)
     environ["PYTEST_ADDOPTS"] = f"-p amoskys_select_plugin {addopts}".strip()
