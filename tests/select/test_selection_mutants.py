@@ -224,16 +224,21 @@ class Toy:
 
 
 class _tracing:
+    """Trace with ``tracer`` inside, then give the previous trace function back (coverage.py's,
+    when the suite runs under ``--cov``: dropping it would stop measuring every later test)."""
+
     def __init__(self, tracer: Callable[[FrameType, str, Any], None] | None) -> None:
         self.tracer = tracer
+        self.previous: Any = None
 
     def __enter__(self) -> None:
         if self.tracer is not None:
+            self.previous = sys.gettrace()
             sys.settrace(self.tracer)  # type: ignore[arg-type]
 
     def __exit__(self, *exc: object) -> None:
         if self.tracer is not None:
-            sys.settrace(None)
+            sys.settrace(self.previous)
 
 
 def _record_map(toy: Toy) -> TestMap:
