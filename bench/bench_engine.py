@@ -195,7 +195,9 @@ def engine_overhead(repeat: int) -> dict[str, Timing]:
         tiny = make_repo(base / "tiny", {workflow: overhead_workflow(1, 1)}, p_env)
         per_step, single = write_scripts(base / "scripts")
         log = base / "out.log"
-        run = [*AMOSKYS, "run", "--no-live"]
+        # --no-cache: every round must run every step; the result cache would serve the
+        # unchanged jobs from the second run on.
+        run = [*AMOSKYS, "run", "--no-live", "--no-cache"]
         commands = {
             "script": (["bash", "--noprofile", "--norc", str(per_step)], repo, p_env),
             "single": ([*GITHUB_BASH, str(single)], repo, p_env),
