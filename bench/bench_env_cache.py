@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             *AMOSKYS,
             "run",
             "--no-live",
+            "--no-cache",  # the job must run each time: the result cache would serve it
             "--job",
             "deps",
             ".github/workflows/env-cache-bench.yml",
