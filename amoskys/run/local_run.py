@@ -239,6 +239,7 @@ def _execute_recorded(
     run_dir.mkdir(parents=True, exist_ok=True)
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
+    quarantine = quarantined(store, flaky)
     settings = RunSettings(
         root=root,
         run_id=run_id,
@@ -253,7 +254,7 @@ def _execute_recorded(
         skip_unsupported=options.skip_unsupported,
         keep=options.keep,
         probe_dir=install_probe(run_dir) if config.pytest_probe else None,
-        probe_env=probe_environment(flaky, quarantined(store, flaky), run_dir / "probe"),
+        probe_env=probe_environment(flaky, quarantine, run_dir / "probe"),
         retry=retry,
     )
     masker = Masker()
@@ -275,7 +276,14 @@ def _execute_recorded(
             workflows=workflows,
             job_inputs=config.job_inputs,
             vars=settings.vars,
-            extra={"pytest_probe": config.pytest_probe},
+            # What reaches pytest and the steps without being a file or a variable of theirs:
+            # a test leaving the quarantine, or other re-run or retry settings, run it again.
+            extra={
+                "pytest_probe": config.pytest_probe,
+                "quarantine": sorted(quarantine),
+                "flaky": repr(flaky),
+                "retry": repr(retry),
+            },
             serve=not options.no_cache,
         ),
         LocalJobExecutor(settings, recorder, masker),

@@ -41,7 +41,7 @@ from amoskys.platforms import current_os, runner_arch
 from amoskys.run.engine import JobExecutor
 from amoskys.run.live import CACHED_RUNNER
 from amoskys.run.workspace import _git
-from amoskys.store.reads import FinishedJob
+from amoskys.store.reads import CACHED_REASON_PREFIX, FinishedJob
 from amoskys.workflow.expressions import EvalContext, evaluate_value, to_display_string
 from amoskys.workflow.filters import matches_any
 
@@ -476,7 +476,7 @@ class CachingExecutor:
             job_id=inst.job_id,
             status=Status.SUCCESS,
             conclusion=Status.SUCCESS,
-            reason=f"cached (run {entry.run})",
+            reason=f"{CACHED_REASON_PREFIX}{entry.run})",
             matrix=dict(inst.matrix),
             outputs=dict(entry.outputs),
             started=started,

@@ -174,6 +174,10 @@ def _metrics_of(
     return of_jobs, of_run
 
 
+CACHED_REASON_PREFIX = "cached (run "
+"""How a job served by the result cache starts its reason (:mod:`amoskys.run.result_cache`)."""
+
+
 def test_histories(
     connection: sa.Connection, *, last_runs: int = 50, test_ids: Sequence[str] | None = None
 ) -> dict[str, list[Attempt]]:
@@ -185,8 +189,12 @@ def test_histories(
     hashes and the job instance, so that matrix instances are never compared to each other.
     """
     newest = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(max(1, last_runs)).subquery()
+    # A job the result cache served ran nothing: its copied results are no new evidence.
     in_window = test_results.c.job_run_id.in_(
-        sa.select(job_runs.c.id).where(job_runs.c.run_id.in_(sa.select(newest.c.id)))
+        sa.select(job_runs.c.id).where(
+            job_runs.c.run_id.in_(sa.select(newest.c.id)),
+            ~job_runs.c.reason.like(f"{CACHED_REASON_PREFIX}%"),
+        )
     )
     if test_ids is None:
         cases = (

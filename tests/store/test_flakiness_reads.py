@@ -8,7 +8,9 @@ from amoskys.store.db import Store
 from amoskys.store.records import TestCaseResult
 
 
-def add_run(store: Store, sha: str, outcomes: dict[str, str], key: str = "test") -> None:
+def add_run(
+    store: Store, sha: str, outcomes: dict[str, str], key: str = "test", reason: str = ""
+) -> None:
     now = time.time()
     run_id = store.create_run(
         workflow="ci.yml",
@@ -31,7 +33,7 @@ def add_run(store: Store, sha: str, outcomes: dict[str, str], key: str = "test")
         runner="local",
         status="success",
         conclusion="success",
-        reason="",
+        reason=reason,
         started=now,
         finished=now,
     )
@@ -60,3 +62,11 @@ def test_matrix_instances_and_commits_are_not_compared(store: Store) -> None:
     add_run(store, "b", {"t": "failed"}, key="test (3.11)")
     (found,) = store.flakiness()
     assert found.flips == 0 and found.score == 0
+
+
+def test_a_job_served_from_the_result_cache_is_no_new_evidence(store: Store) -> None:
+    add_run(store, "a", {"f": "flaky"})
+    for _ in range(3):  # the same results, copied into runs that ran nothing
+        add_run(store, "a", {"f": "flaky"}, reason="cached (run 1)")
+    (found,) = store.flakiness()
+    assert found.flaky_runs == 1
