@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess  # nosec B404 - tests drive real git
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from amoskys.store.db import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AMOSKYS_SHARED", REPO.parent / "shared"))
@@ -25,3 +30,34 @@ def git(cwd: Path, *args: str) -> str:
         ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
     )
     return done.stdout
+
+
+def record_test_job(store: Store, *, status: str, sha: str = "abc") -> tuple[int, int]:
+    """A stored run of ``ci.yml`` with one finished job ``test``; (run id, job row id)."""
+    now = time.time()
+    run_id = store.create_run(
+        workflow="ci.yml",
+        trigger="cli",
+        event="push",
+        ref="refs/heads/main",
+        branch="main",
+        sha=sha,
+        actor="me",
+        workflow_sha256="w",
+        started=now,
+        run_dir="runs/1",
+    )
+    job = store.record_job(
+        run_id,
+        key="test",
+        name="test",
+        job_id="test",
+        matrix={},
+        runner="local",
+        status=status,
+        conclusion=status,
+        reason="",
+        started=now,
+        finished=now,
+    )
+    return run_id, job

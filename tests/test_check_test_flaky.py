@@ -3,10 +3,10 @@ history store in the project's ``.amoskys/``."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
+from amoskys_testing import record_test_job
 
 from amoskys.checks.commands import run_tests
 from amoskys.checks.output import render_text
@@ -70,31 +70,7 @@ def test_reruns_zero_turns_them_off(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def remember_flaky(root: Path) -> None:
     """A history in which test_shaky was flaky once."""
     with open_store(root / ".amoskys") as store:
-        run_id = store.create_run(
-            workflow="ci.yml",
-            trigger="cli",
-            event="push",
-            ref="refs/heads/main",
-            branch="main",
-            sha="abc",
-            actor="me",
-            workflow_sha256="w",
-            started=time.time(),
-            run_dir="runs/1",
-        )
-        job = store.record_job(
-            run_id,
-            key="test",
-            name="test",
-            job_id="test",
-            matrix={},
-            runner="local",
-            status="success",
-            conclusion="success",
-            reason="",
-            started=time.time(),
-            finished=time.time(),
-        )
+        run_id, job = record_test_job(store, status="success")
         store.add_test_results(
             job, [TestCaseResult(SHAKY, "tests/test_things.py", "test_shaky", "", "flaky", 0.1)]
         )

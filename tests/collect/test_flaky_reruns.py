@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess  # nosec B404 - the probe runs inside a real pytest
 import sys
-import time
 import xml.etree.ElementTree as ET  # nosec B405 - our own test output
 from pathlib import Path
 
 import pytest
+from amoskys_testing import record_test_job
 
 import amoskys.collect.pytest_probe as probe_module
 from amoskys.collect.discover import find_probe_reports
@@ -209,31 +209,7 @@ def test_flaky_is_kept_as_flaky_in_the_store(
     paths, _ = find_probe_reports(project.parent / "reports")
     results, _, _ = collect_reports(paths, root=project)
     with open_store(tmp_path / "state") as store:
-        run_id = store.create_run(
-            workflow="ci.yml",
-            trigger="cli",
-            event="push",
-            ref="refs/heads/main",
-            branch="main",
-            sha="abc",
-            actor="me",
-            workflow_sha256="w",
-            started=time.time(),
-            run_dir="runs/1",
-        )
-        job = store.record_job(
-            run_id,
-            key="test",
-            name="test",
-            job_id="test",
-            matrix={},
-            runner="local",
-            status="failure",
-            conclusion="failure",
-            reason="",
-            started=time.time(),
-            finished=time.time(),
-        )
+        run_id, job = record_test_job(store, status="failure")
         store.add_test_results(job, results)
         stored = {t.test_id: t.outcome for j in store.get_run(run_id).jobs for t in j.tests}
         scores = {f.test_id: f for f in store.flakiness()}
