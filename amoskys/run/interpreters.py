@@ -20,7 +20,8 @@ Interpreters are looked for on ``PATH`` (``python3.X``, ``python3``, ``python``,
 shim folders such as pyenv's are skipped), in pyenv (``$PYENV_ROOT`` or ``~/.pyenv``), among
 uv-managed Pythons (``uv python dir`` when uv is on PATH, else uv's default folder) and in
 ``AMOSKYS_PYTHONS`` (paths separated by :data:`os.pathsep`). Each candidate is asked once for
-its exact version with a short ``-c`` call; answers are cached in memory per file and mtime.
+its exact version with a short ``-c`` call; answers are cached in memory per file and mtime,
+and on disk when :func:`keep_answers_in` names a file (:mod:`amoskys.run.interpreter_answers`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from amoskys.errors import AmoskysError, Location
+from amoskys.run.interpreter_answers import (
+    Answer,
+    AnswerKey,
+    is_binary,
+    read_answers,
+    write_answers,
+)
 from amoskys.run.process import output_of
 
 QUERY_TIMEOUT_SECONDS = 20.0
@@ -452,6 +460,9 @@ def _from_tool_versions(text: str) -> list[str]:
 _PATH_NAME = re.compile(r"(python|pypy)(\d+(\.\d+)?t?)?(\.exe)?", re.IGNORECASE)
 _cache_lock = threading.Lock()
 _cache: dict[tuple[str, int, int], Interpreter | None] = {}
+_answers_file: Path | None = None
+_kept: dict[AnswerKey, Answer] = {}  # what the answers file should hold
+_saved: dict[AnswerKey, Answer] = {}  # what it holds
 _uv_dirs: dict[tuple[object, ...], Path | None] = {}
 
 
@@ -604,7 +615,71 @@ def _query(path: Path, env: Mapping[str, str]) -> Interpreter | None:
         interp = None
     with _cache_lock:
         _cache[cache_key] = interp
+        if _answers_file is not None and is_binary(cache_key[0]):
+            _kept[cache_key] = _answer_of(interp)
     return interp
+
+
+def keep_answers_in(path: Path | None) -> None:
+    """Use the answers kept in ``path`` and keep new ones there; None: memory only."""
+    global _answers_file
+    with _cache_lock:
+        _answers_file = path
+        _kept.clear()
+        if path is None:
+            return
+        _kept.update(read_answers(path))
+        for (real, mtime, size), answer in list(_kept.items()):
+            interp = _interpreter_of(Path(real), answer)
+            if answer is not None and interp is None:
+                del _kept[(real, mtime, size)]  # malformed: ask that Python again
+                continue
+            _cache.setdefault((real, mtime, size), interp)
+        _saved.clear()
+        _saved.update(_kept)
+
+
+def _save_answers() -> None:
+    with _cache_lock:
+        if _answers_file is None or _kept == _saved:
+            return
+        write_answers(_answers_file, _kept)
+        _saved.clear()
+        _saved.update(_kept)
+
+
+def _answer_of(interp: Interpreter | None) -> Answer:
+    if interp is None:
+        return None
+    own = interp.implementation_version
+    return {
+        "version": list(interp.version),
+        "implementation": interp.implementation,
+        "prerelease": interp.prerelease,
+        "freethreaded": interp.freethreaded,
+        "implementation_version": None if own is None else list(own),
+    }
+
+
+def _interpreter_of(path: Path, answer: Answer) -> Interpreter | None:
+    """The kept ``answer`` as an :class:`Interpreter`; None also when the entry is malformed."""
+    if answer is None:
+        return None
+    try:
+        major, minor, patch = (int(n) for n in answer["version"])
+        own = answer.get("implementation_version")
+        return Interpreter(
+            path=path,
+            version=(major, minor, patch),
+            implementation=str(answer["implementation"]),
+            prerelease=str(answer.get("prerelease", "")),
+            freethreaded=bool(answer.get("freethreaded", False)),
+            implementation_version=(
+                None if own is None else (int(own[0]), int(own[1]), int(own[2]))
+            ),
+        )
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 def _parse_answer(path: Path, out: str) -> Interpreter | None:
@@ -637,6 +712,7 @@ def list_interpreters(*, search_env: Mapping[str, str]) -> list[Interpreter]:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(candidates))) as pool:
         answers = list(pool.map(lambda p: _query(p, search_env), candidates))
+    _save_answers()
     return [interp for interp in answers if interp is not None]
 
 

@@ -36,7 +36,7 @@ from amoskys.run.masking import Masker
 from amoskys.run.recording import RunRecorder
 from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.transient import parse_retry
-from amoskys.run.workspace import ensure_state_dir, list_workspace_files
+from amoskys.run.workspace import STATE_DIR_NAME, ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
 
 EXIT_FAILED = 1
@@ -120,7 +120,11 @@ def preflight_interpreters(instances: Sequence[JobInstance], root: Path) -> None
     the job and how to install it, instead of a failure half-way through the run.
     """
     from amoskys.run.actions import action_name
-    from amoskys.run.interpreters import find_interpreter
+    from amoskys.run.interpreters import find_interpreter, keep_answers_in
+
+    state = root / STATE_DIR_NAME
+    # Only where a run made the state folder before: a wrong input must leave no trace.
+    keep_answers_in(state / "cache" / "interpreters.json" if state.is_dir() else None)
 
     problems: list[Problem] = []
     seen: set[str] = set()

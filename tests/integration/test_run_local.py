@@ -354,6 +354,13 @@ jobs:
     assert "3.99" in done.stderr and "not found" in done.stderr
     assert "pyenv install 3.99" in done.stderr or "uv python install 3.99" in done.stderr
     assert not mark.exists()
+    assert not (root / ".amoskys").exists()  # a wrong input leaves no trace
+
+    # Where a run made the state folder, the interpreters' answers are kept for the next run.
+    (root / ".amoskys").mkdir()
+    assert run_cli(root).returncode == 2
+    kept = json.loads((root / ".amoskys" / "cache" / "interpreters.json").read_text("utf-8"))
+    assert any(entry["answer"] for entry in kept["answers"])
 
 
 def test_jobs_not_runnable_here_are_reported_and_strict_platforms_fails(make_repo: Repo) -> None:

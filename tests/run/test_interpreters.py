@@ -6,6 +6,7 @@ would, so they do not depend on what is installed; the rest use ``sys.executable
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -14,15 +15,18 @@ import shutil
 import subprocess  # nosec B404 - tests run the venv's python
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from amoskys.errors import AmoskysError
+from amoskys.run import interpreters
 from amoskys.run.interpreters import (
     Interpreter,
     create_venv,
     find_interpreter,
+    keep_answers_in,
     list_interpreters,
     parse_version_spec,
     read_version_file,
@@ -477,3 +481,72 @@ def test_venv_with_uv(tmp_path: Path) -> None:
     bin_dir = create_venv(python, tmp_path / "venv", env=env, template_dir=tmp_path / "t")
     assert "uv" in (tmp_path / "venv" / "pyvenv.cfg").read_text()
     assert str(tmp_path / "venv") in _pip_version(bin_dir)
+
+
+# -- answers kept on disk -------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No answer in memory, and no answers file once the test is over."""
+    monkeypatch.setattr(interpreters, "_cache", {})
+    yield
+    keep_answers_in(None)
+
+
+def _kept(path: Path) -> dict[str, dict[str, object] | None]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {entry["real"]: entry["answer"] for entry in data["answers"]}
+
+
+def test_answers_of_binaries_are_kept_and_used_by_the_next_process(
+    tmp_path: Path, fresh_answers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = tmp_path / "state" / "interpreters.json"
+    script = fake_python(tmp_path / "bin", "python3", "3.93.0")
+    env = only(tmp_path, PATH=str(tmp_path / "bin"), AMOSKYS_PYTHONS=sys.executable)
+    keep_answers_in(answers)
+    found = {i.version_text for i in list_interpreters(search_env=env)}
+    assert "3.93.0" in found
+    real = os.path.realpath(sys.executable)
+    kept = _kept(answers)
+    assert kept[real] is not None and kept[real]["version"] == list(sys.version_info[:3])
+    assert os.path.realpath(script) not in kept  # a script may answer otherwise next time
+
+    # What a later process sees: nothing in memory, the file says 3.99.1 for this binary.
+    data = json.loads(answers.read_text(encoding="utf-8"))
+    data["answers"][0]["answer"]["version"] = [3, 99, 1]
+    answers.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(interpreters, "_cache", {})
+    keep_answers_in(answers)
+    assert find_interpreter("3.99", search_env=env).path == Path(sys.executable)
+
+
+def test_a_changed_binary_or_a_broken_answers_file_is_asked_again(
+    tmp_path: Path, fresh_answers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = tmp_path / "interpreters.json"
+    real = os.path.realpath(sys.executable)
+    info = os.stat(real)
+    stale = {"version": [3, 99, 1], "implementation": "cpython"}
+    entries = [{"real": real, "mtime_ns": info.st_mtime_ns - 1, "size": info.st_size}]
+    answers.write_text(
+        json.dumps({"format": 1, "answers": [{**entries[0], "answer": stale}]}), "utf-8"
+    )
+    env = only(tmp_path, AMOSKYS_PYTHONS=sys.executable)
+    keep_answers_in(answers)
+    assert [i.version for i in list_interpreters(search_env=env)] == [sys.version_info[:3]]
+
+    for broken in ("{not json", '{"format": 1, "answers": [{"real": 1}, 7]}', "[]"):
+        answers.write_text(broken, encoding="utf-8")
+        monkeypatch.setattr(interpreters, "_cache", {})
+        keep_answers_in(answers)
+        assert [i.version for i in list_interpreters(search_env=env)] == [sys.version_info[:3]]
+        assert _kept(answers)[real] is not None  # rewritten whole
+
+
+def test_without_an_answers_file_nothing_is_written(tmp_path: Path, fresh_answers: None) -> None:
+    keep_answers_in(None)
+    env = only(tmp_path, AMOSKYS_PYTHONS=sys.executable)
+    assert list_interpreters(search_env=env)
+    assert list(tmp_path.iterdir()) == []
