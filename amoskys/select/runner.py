@@ -72,9 +72,10 @@ class PytestOutcome:
     notes: tuple[str, ...]
 
 
-def interpreter_of(python: str, root: Path) -> str:
-    """``"3.12.4 /path/python"`` of the interpreter that will run the tests."""
-    return output_of([python, "-c", _INTERPRETER], cwd=root).strip()
+def interpreter_of(python: str, root: Path, env: Mapping[str, str] | None = None) -> str:
+    """``"3.12.4 /path/python"`` of the interpreter that will run the tests (``env``: the
+    environment it will run in; default ours)."""
+    return output_of([python, "-c", _INTERPRETER], cwd=root, env=env).strip()
 
 
 def install_plugins(folder: Path) -> Path:
