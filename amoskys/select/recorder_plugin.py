@@ -405,9 +405,13 @@ class Recorder:
 
 
 def interpreter_id() -> str:
-    """``"3.12.4 /path/python"``: what a map was recorded with."""
+    """``"3.12.4 /path/python3.12"``: what a map was recorded with: the version and the real
+    path of the base interpreter, so that a virtual environment made anew for every run (the
+    job venv of ``amoskys run``'s ``setup-python``) keeps finding its maps. Must equal what
+    :func:`amoskys.select.runner.interpreter_of` prints."""
     version = "%d.%d.%d" % sys.version_info[:3]
-    return "%s %s" % (version, sys.executable)
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    return "%s %s" % (version, os.path.realpath(base))
 
 
 def _recorder(config: pytest.Config) -> Optional[Recorder]:

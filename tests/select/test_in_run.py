@@ -81,8 +81,10 @@ def amoskys_run(root: Path, *args: str) -> tuple[int, str, set[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
         env.pop(name, None)
+    cache = [] if "--cache" in args else ["--no-cache"]
+    args = tuple(a for a in args if a != "--cache")
     done = subprocess.run(  # nosec B603
-        [sys.executable, "-m", "amoskys", "run", "--no-live", "--no-cache", *args],
+        [sys.executable, "-m", "amoskys", "run", "--no-live", *cache, *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -217,3 +219,36 @@ def test_only_finished_sessions_of_the_interpreter_make_the_map(
     raw: dict[str, Any], kept: bool
 ) -> None:
     assert usable_raws([raw], "A") == ([raw] if kept else [])
+
+
+def test_a_venv_is_keyed_as_its_base_interpreter_as_the_plugin_records_it(
+    tmp_path: Path,
+) -> None:
+    """setup-python gives each run a new job venv: its maps must still be found."""
+    from amoskys.select.recorder_plugin import interpreter_id
+    from amoskys.select.runner import interpreter_of
+
+    ours = interpreter_of(sys.executable, tmp_path)
+    assert ours == interpreter_id()  # the engine and the plugin name it alike
+    venv = tmp_path / "venv"
+    subprocess.run(  # nosec B603
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    assert interpreter_of(str(venv / "bin" / "python"), tmp_path) == ours
+
+
+def test_a_cached_selection_is_never_served_to_a_run_that_wants_every_test(
+    make_repo: Any,
+) -> None:
+    root = make_repo(PROJECT)
+    cached = ("--cache",)  # amoskys_run passes --no-cache unless told otherwise
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == EVERYTHING, out
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(5, x)")
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == {"test_cap"}, out  # run 2: a selection
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == set() and "cached (run 2)" in out, out
+    assert job_metrics(root)["select.partial"] == 1.0  # still marked a selection
+    code, out, ran = amoskys_run(root, "--no-select", *cached)
+    assert code == 0 and ran == EVERYTHING and "cached (run" not in out, out
