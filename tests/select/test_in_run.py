@@ -135,6 +135,15 @@ def test_workflow_pytest_runs_only_the_affected_tests(make_repo: Any) -> None:
     metrics = job_metrics(root)
     assert metrics["select.partial"] == 1.0 and metrics["select.selected"] == 2.0
     assert "coverage.line" not in metrics  # a subset's coverage is not the suite's
+    shown = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "runs", "show", "last"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "a selection: 2 tests ran, the map knows 3" in shown.stdout, shown.stdout
 
     # committed: the same change is measured against the map's commit
     edit(root, "pkg/mod.py", "return min(x, 6)", "return min(x, 5)  # capped")
