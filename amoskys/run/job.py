@@ -413,7 +413,9 @@ class LocalJobExecutor:
         for chosen in state.selections.values():
             if chosen is None:
                 continue
-            more, line = selection.finish(state.inst.name, chosen, ok=not state.cancelled)
+            more, line = selection.finish(
+                state.inst.name, chosen, state.workspace, ok=not state.cancelled
+            )
             metrics.extend(more)
             if line:
                 self.reporter.step_line(state.inst, "test selection", line)

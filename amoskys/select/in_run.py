@@ -23,6 +23,7 @@ interpreter than the one decided for runs every test (the plugin checks).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -87,13 +88,21 @@ def selection_metrics(plan: Plan, kept: int) -> list[Metric]:
     ]
 
 
-def usable_raws(raws: list[dict[str, Any]], interpreter: str) -> list[dict[str, Any]]:
+def usable_raws(
+    raws: list[dict[str, Any]], interpreter: str, workspace: Path
+) -> list[dict[str, Any]]:
     """The plugin's map files worth storing: written by ``interpreter`` at the end of a
-    session that ran its tests (exit 0 or 1; an interrupted one may miss code a test runs)."""
+    session that ran its tests (exit 0 or 1; an interrupted one may miss code a test runs),
+    with the job's workspace as pytest's rootdir. Other roots are left out: a pytest that a
+    test starts on a project of its own (it inherits the environment), or a sub-project whose
+    paths are not the repository's."""
+    home = os.path.normcase(os.path.realpath(workspace))
     return [
         raw
         for raw in raws
-        if raw.get("interpreter") == interpreter and raw.get("exitstatus") in (0, 1)
+        if raw.get("interpreter") == interpreter
+        and raw.get("exitstatus") in (0, 1)
+        and os.path.normcase(os.path.realpath(str(raw.get("root", "")))) == home
     ]
 
 
@@ -162,8 +171,11 @@ class RunSelection:
         log(f"amoskys: test selection: {plan.summary}")
         return JobSelection(interpreter, plan, folder)
 
-    def finish(self, job: str, selection: JobSelection, ok: bool) -> tuple[list[Metric], str]:
-        """After the job: store what a full run recorded, or mark a selection's results.
+    def finish(
+        self, job: str, selection: JobSelection, workspace: Path, ok: bool
+    ) -> tuple[list[Metric], str]:
+        """After the job: store what a full run recorded in ``workspace``, or mark a
+        selection's results.
 
         Returns the job's extra metrics and one line for its log (empty: nothing to say).
         """
@@ -180,7 +192,8 @@ class RunSelection:
             with self._lock:
                 self.lines.append(f"{job}: {line}")
             return selection_metrics(selection.plan, selected.kept), f"amoskys: {line}"
-        raws = usable_raws(read_raw(selection.folder / MAP_FOLDER), selection.interpreter)
+        raws = read_raw(selection.folder / MAP_FOLDER)
+        raws = usable_raws(raws, selection.interpreter, workspace)
         if not raws or not ok:
             return [], ""
         with self._lock:

@@ -222,12 +222,14 @@ def test_selection_metrics_mark_the_results_partial() -> None:
         ({"interpreter": "A", "exitstatus": 2}, False),  # interrupted: a test may be cut short
         ({"interpreter": "A", "exitstatus": None}, False),
         ({"interpreter": "B", "exitstatus": 0}, False),  # another interpreter's pytest
+        ({"interpreter": "A", "exitstatus": 0, "root": "elsewhere"}, False),  # a test's pytest
     ],
 )
-def test_only_finished_sessions_of_the_interpreter_make_the_map(
-    raw: dict[str, Any], kept: bool
+def test_only_finished_sessions_of_the_interpreter_in_the_workspace_make_the_map(
+    raw: dict[str, Any], kept: bool, tmp_path: Path
 ) -> None:
-    assert usable_raws([raw], "A") == ([raw] if kept else [])
+    raw = {"root": str(tmp_path), **raw}
+    assert usable_raws([raw], "A", tmp_path) == ([raw] if kept else [])
 
 
 def test_a_venv_is_keyed_as_its_base_interpreter_as_the_plugin_records_it(
