@@ -11,7 +11,8 @@ since, :mod:`amoskys.select.selection`):
   after the job they are merged with those of the run's other jobs of the same interpreter
   and stored for the checked-out commit (every full run refreshes the map);
 * **a selection**: the plugin keeps the selected tests plus new ones (not in the map) at
-  collection; coverage is not measured (it would be the coverage of a subset), and the job's
+  collection; coverage is not measured (it would be the coverage of a subset; pytest-cov's
+  ``fail-under`` is not applied either), and the job's
   metrics say ``select.partial = 1`` so the record shows its test results are a selection.
 
 The user's command is never changed: the decision reaches pytest through the environment
@@ -76,6 +77,7 @@ def select_request(plan: Plan, interpreter: str, folder: Path) -> dict[str, Any]
         "result": str(folder / "selected-{pid}.json"),
         "interpreter": interpreter,
         "empty_ok": True,
+        "no_fail_under": True,
     }
 
 

@@ -34,6 +34,8 @@ Driven by the environment:
     interpreter the plugin selects nothing (every test runs) and says so on stderr.
     ``"empty_ok": true``: when the selection leaves no test, pytest exits 0 instead of 5
     (the user's command must not fail because nothing needed to run).
+    ``"no_fail_under": true``: pytest-cov's ``--cov-fail-under`` / ``fail_under`` is not
+    applied (a selection's coverage is that of a subset; said on stderr).
 
 The plugin never fails the user's run because of itself: problems are written to
 ``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
@@ -562,6 +564,22 @@ def pytest_collection_modifyitems(
         )
         return
     apply_selection(config, items, wanted)
+    if wanted.get("no_fail_under"):
+        _no_fail_under(config)
+
+
+def _no_fail_under(config: pytest.Config) -> None:
+    """Switch off pytest-cov's coverage threshold for this (selected) session."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    options = getattr(plugin, "options", None)
+    threshold = getattr(options, "cov_fail_under", None)
+    if options is not None and threshold:
+        options.cov_fail_under = 0
+        _warn(
+            None,
+            "a test selection ran: pytest-cov's fail-under (%s%%) is not applied to the "
+            "coverage of a subset" % threshold,
+        )
 
 
 def apply_selection(

@@ -201,6 +201,7 @@ def test_a_selection_asks_the_plugin_to_select_for_its_interpreter(tmp_path: Pat
     request = select_request(plan(False), "3.11.7 /py", tmp_path)
     assert request["keep"] == ["t::b"] and request["known"] == ["t::a", "t::b"]
     assert request["new"] is True and request["empty_ok"] is True
+    assert request["no_fail_under"] is True
     assert request["interpreter"] == "3.11.7 /py"
     assert request["result"] == str(tmp_path / "selected-{pid}.json")
     chosen = JobSelection("3.11.7 /py", plan(False), tmp_path)

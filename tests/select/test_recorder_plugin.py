@@ -287,3 +287,16 @@ def test_an_emptied_selection_may_ask_for_exit_0(tmp_path: Path) -> None:
         lines = pytest_in(root, sys.executable, env, "-k", "test_add", codes=codes)
         assert not ran_tests(lines)
     assert codes == [5, 0]  # pytest's "no tests ran", unless the selection says it is fine
+
+
+def test_a_selection_can_switch_off_pytest_cov_fail_under(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_cov")
+    root = project(tmp_path / "p")
+    codes: list[int | None] = []
+    keep = ["tests/test_a.py::test_add"]
+    for no_fail_under in (False, True):
+        env = select(tmp_path, known=keep, keep=keep, new=False, no_fail_under=no_fail_under)
+        args = ("--cov=pkg", "--cov-fail-under=100")
+        lines = pytest_in(root, sys.executable, env, *args, codes=codes)
+        assert ran_tests(lines) == ["test_add"]
+    assert codes == [1, 0]  # a subset's coverage is under 100%: only the flag spares the step
