@@ -216,7 +216,13 @@ def select_tests_in_steps(root: Path, options: RunOptions, config: Config) -> bo
 
     enabled = load_select_config(root).enabled
     wanted = enabled if options.select is None else options.select
-    return wanted and config.pytest_probe
+    if wanted and not config.pytest_probe:
+        raise AmoskysError(
+            "test selection in workflow steps needs the pytest probe, which is off",
+            location=Location("pyproject.toml"),
+            hint="remove pytest-probe = false from [tool.amoskys], or run with --no-select",
+        )
+    return wanted
 
 
 def _execute_recorded(
@@ -307,8 +313,9 @@ def _execute_recorded(
                 "quarantine": sorted(quarantine),
                 "flaky": repr(flaky),
                 "retry": repr(retry),
-                # a job whose pytest selected is served only to runs that select too
-                "select": selection is not None,
+                # a job whose pytest selected is served only to runs that select too (the
+                # key stays as it was for runs that do not select)
+                **({"select": True} if selection is not None else {}),
             },
             serve=not options.no_cache,
         ),

@@ -264,3 +264,36 @@ def test_a_cached_selection_is_never_served_to_a_run_that_wants_every_test(
     assert job_metrics(root)["select.partial"] == 1.0  # still marked a selection
     code, out, ran = amoskys_run(root, "--no-select", *cached)
     assert code == 0 and ran == EVERYTHING and "cached (run" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("section", "flag", "expected"),
+    [
+        ("enabled = true", None, True),
+        ("enabled = false", None, False),
+        ("", None, False),  # off by default
+        ("enabled = true", False, False),  # --no-select
+        ("enabled = false", True, True),  # --select
+    ],
+)
+def test_whether_a_run_selects(
+    tmp_path: Path, section: str, flag: bool | None, expected: bool
+) -> None:
+    from amoskys.config import load_config
+    from amoskys.run.local_run import RunOptions, select_tests_in_steps
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.amoskys.select]\n{section}\n")
+    options = RunOptions(select=flag)
+    assert select_tests_in_steps(tmp_path, options, load_config(tmp_path)) is expected
+
+
+def test_selection_without_the_probe_is_an_input_error(tmp_path: Path) -> None:
+    from amoskys.config import load_config
+    from amoskys.errors import AmoskysError
+    from amoskys.run.local_run import RunOptions, select_tests_in_steps
+
+    text = "[tool.amoskys]\npytest-probe = false\n\n[tool.amoskys.select]\nenabled = true\n"
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(AmoskysError, match="needs the pytest probe"):
+        select_tests_in_steps(tmp_path, RunOptions(), load_config(tmp_path))
+    assert not select_tests_in_steps(tmp_path, RunOptions(select=False), load_config(tmp_path))
