@@ -330,6 +330,13 @@ def eval_command(expression: str, context_file: str | None, status: str) -> int:
 @click.option("--strict-platforms", is_flag=True, help="Jobs no runner here can take fail.")
 @click.option("--skip-unsupported", is_flag=True, help="Skip steps using remote actions.")
 @click.option("--no-cache", is_flag=True, help="Run every job, even those with unchanged inputs.")
+@click.option(
+    "--select/--no-select",
+    "select",
+    default=None,
+    help="pytest in steps runs only the tests a change affects (default: "
+    "[tool.amoskys.select] enabled).",
+)
 def run_command(
     files: tuple[str, ...],
     jobs: tuple[str, ...],
@@ -348,6 +355,7 @@ def run_command(
     strict_platforms: bool,
     skip_unsupported: bool,
     no_cache: bool,
+    select: bool | None,
 ) -> int:
     """Run the pipeline here: jobs in parallel, with GitHub's semantics and a live view."""
     from amoskys.run.local_run import RunOptions, execute
@@ -382,6 +390,7 @@ def run_command(
         strict_platforms=strict_platforms,
         skip_unsupported=skip_unsupported,
         no_cache=no_cache,
+        select=select,
     )
     outcome = execute(root, result, facts, load_config(root), options, _console())
     return outcome.exit_code

@@ -201,9 +201,16 @@ def runs_show(run: str, as_json: bool) -> int:
     for job in detail.jobs:
         tests = _test_counts(job)
         extra = ", ".join(f"{n} {k}" for k, n in sorted(tests.items()))
-        cover = {m.name: m.value for m in job.metrics}.get("coverage.line")
+        values = {m.name: m.value for m in job.metrics}
+        cover = values.get("coverage.line")
         if cover is not None:
             extra = f"{extra}, coverage {cover:.1f}%" if extra else f"coverage {cover:.1f}%"
+        if values.get("select.partial"):  # a test selection ran (amoskys.select.in_run)
+            part = (
+                f"a selection: {values.get('select.selected', 0):,.0f} tests ran, "
+                f"the map knows {values.get('select.known', 0):,.0f}"
+            )
+            extra = f"{extra}, {part}" if extra else part
         reason = f" - {job.reason}" if job.reason else ""
         click.echo(
             f"  {job.name}: {job.status} in {_seconds(job.duration)}{reason}"

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from amoskys.collect import CollectWarning
 from amoskys.collect.discover import find_probe_reports, find_reports
@@ -59,6 +59,9 @@ from amoskys.workflow.expressions import (
     interpolate,
     to_display_string,
 )
+
+if TYPE_CHECKING:
+    from amoskys.select.in_run import JobSelection, RunSelection
 
 MINUTE = 60.0
 
@@ -109,6 +112,7 @@ class RunSettings:
     probe_dir: Path | None = None  # holds amoskys_pytest_probe.py; None: pytest is left alone
     probe_env: Mapping[str, str] = field(default_factory=dict)  # re-runs, quarantine list
     retry: RetryConfig = RetryConfig()  # [tool.amoskys.retry]: transient step failures
+    selection: RunSelection | None = None  # [tool.amoskys.select] enabled: pytest selects
 
     @property
     def workspaces_dir(self) -> Path:
@@ -151,6 +155,8 @@ class JobState:
     process_groups: list[int] = field(default_factory=list)  # killed when the job ends
     executed: int = 0  # steps seen so far, composite actions' inner steps included
     command_files: dict[str, Path] = field(default_factory=dict)  # GITHUB_ENV etc., per job
+    # PATH of a step -> the test selection its ``python`` got (None: no selection there)
+    selections: dict[str, JobSelection | None] = field(default_factory=dict)
 
     def next_index(self) -> int:
         """A 1-based number for each step the job meets, unique within the job."""
@@ -367,9 +373,57 @@ class LocalJobExecutor:
         tests, metrics, more = collect_reports(reports, root=state.workspace)
         warnings.extend(more)
         findings, extra = read_results(self.settings.results_file(state.inst))
+        extra.extend(self._finish_selection(state))
         self.reporter.job_collected(state.inst, tests, [*metrics, *extra], warnings)
         if findings:
             self.reporter.job_findings(state.inst, findings)
+
+    def _select(
+        self, state: JobState, process_env: dict[str, str], log: Callable[[str], None]
+    ) -> None:
+        """Give the step's pytest processes the job's test selection (decided once per
+        job and ``python``, at its first ``run:`` step with that PATH)."""
+        selection = self.settings.selection
+        if selection is None or self.settings.probe_dir is None:
+            return
+        path = process_env.get("PATH", "")
+        if path not in state.selections:
+            number = len(state.selections)
+            folder = self.settings.run_dir / "select" / slug(state.inst.name) / str(number)
+            try:
+                state.selections[path] = selection.decide(folder, process_env, log)
+            except AmoskysError as err:
+                log(f"amoskys: no test selection: {err}")
+                state.selections[path] = None
+        chosen = state.selections[path]
+        if chosen is None:
+            return
+        process_env.update(chosen.environment())
+        addopts = process_env.get("PYTEST_ADDOPTS", "")
+        process_env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_select_plugin".strip()
+        if not chosen.plan.full:
+            process_env.pop("AMOSKYS_COVERAGE", None)  # a subset's coverage means nothing
+
+    def _finish_selection(self, state: JobState) -> list[Metric]:
+        """Store the maps the job's full pytest runs recorded; mark a selection's results."""
+        selection = self.settings.selection
+        metrics: list[Metric] = []
+        if selection is None:
+            return metrics
+        for chosen in state.selections.values():
+            if chosen is None:
+                continue
+            more, line = selection.finish(
+                state.inst.name, chosen, state.workspace, ok=not state.cancelled
+            )
+            metrics.extend(more)
+            if line:
+                self.reporter.step_line(state.inst, "test selection", line)
+                target = self.settings.run_dir / "summaries" / f"{slug(state.inst.name)}.md"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("a", encoding="utf-8") as handle:
+                    handle.write(f"\n**Test selection:** {line.removeprefix('amoskys: ')}\n")
+        return metrics
 
     def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         contexts = self._contexts(state, needs, state.env)
@@ -639,6 +693,7 @@ class LocalJobExecutor:
             cwd = state.workspace
         files = self._file_commands(state)
         process_env = self._process_env(state, env, files)
+        self._select(state, process_env, log)
         script = write_script(script_text, shell, state.temp)
         argv = shell_command(shell, script, platform=sys.platform, env_path=process_env["PATH"])
         processor = CommandProcessor()

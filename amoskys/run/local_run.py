@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
@@ -39,6 +39,9 @@ from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import STATE_DIR_NAME, ensure_state_dir, list_workspace_files
 from amoskys.store.db import Store, open_store
 
+if TYPE_CHECKING:
+    from amoskys.select.in_run import RunSelection
+
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 SECRET_PREFIX = "AMOSKYS_SECRET_"  # a variable prefix, not a secret  # nosec B105
@@ -56,6 +59,7 @@ class RunOptions:
     strict_platforms: bool = False
     skip_unsupported: bool = False
     no_cache: bool = False  # run every job, even those the result cache could serve
+    select: bool | None = None  # pytest steps select tests; None: [tool.amoskys.select] says
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def execute(
     environ = os.environ if environ is None else environ
     instances = select_jobs(the_plan.instances, options.jobs)
     preflight_interpreters(instances, root)
+    selecting = select_tests_in_steps(root, options, config)  # its errors: before the run
     secrets = load_secrets(options, environ)
     extra_env = _read_dotenv(options.env_file) if options.env_file else {}
     state_dir = ensure_state_dir(root)
@@ -202,9 +207,26 @@ def execute(
             extra_env,
             state_dir,
             store,
+            selecting,
         )
     finally:
         store.close()
+
+
+def select_tests_in_steps(root: Path, options: RunOptions, config: Config) -> bool:
+    """Whether the run's pytest steps select tests: ``--select``/``--no-select``, else
+    ``[tool.amoskys.select] enabled`` (read, and so validated, in any case)."""
+    from amoskys.select.settings import load_select_config
+
+    enabled = load_select_config(root).enabled
+    wanted = enabled if options.select is None else options.select
+    if wanted and not config.pytest_probe:
+        raise AmoskysError(
+            "test selection in workflow steps needs the pytest probe, which is off",
+            location=Location("pyproject.toml"),
+            hint="remove pytest-probe = false from [tool.amoskys], or run with --no-select",
+        )
+    return wanted
 
 
 def _execute_recorded(
@@ -219,6 +241,7 @@ def _execute_recorded(
     extra_env: dict[str, str],
     state_dir: Path,
     store: Store,
+    selecting: bool = False,
 ) -> RunOutcome:
     workflows = {d.workflow.path: d.workflow for d in the_plan.decisions if d.decision.triggered}
     pyproject = Location("pyproject.toml")
@@ -244,6 +267,12 @@ def _execute_recorded(
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
     quarantine = quarantined(store, flaky)
+    selection = run_selection(root, store, state_dir, console) if selecting else None
+    probe_dir = install_probe(run_dir) if config.pytest_probe else None
+    if selection is not None and probe_dir is not None:
+        from amoskys.select.in_run import install_select_plugin
+
+        install_select_plugin(probe_dir)
     settings = RunSettings(
         root=root,
         run_id=run_id,
@@ -257,9 +286,10 @@ def _execute_recorded(
         extra_env=extra_env,
         skip_unsupported=options.skip_unsupported,
         keep=options.keep,
-        probe_dir=install_probe(run_dir) if config.pytest_probe else None,
+        probe_dir=probe_dir,
         probe_env=probe_environment(flaky, quarantine, run_dir / "probe"),
         retry=retry,
+        selection=selection,
     )
     masker = Masker()
     view: LiveReporter | PlainReporter
@@ -287,6 +317,9 @@ def _execute_recorded(
                 "quarantine": sorted(quarantine),
                 "flaky": repr(flaky),
                 "retry": repr(retry),
+                # a job whose pytest selected is served only to runs that select too (the
+                # key stays as it was for runs that do not select)
+                **({"select": True} if selection is not None else {}),
             },
             serve=not options.no_cache,
         ),
@@ -313,8 +346,24 @@ def _execute_recorded(
         code = EXIT_INTERRUPTED
     store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
     console.print(summary_table(instances, results))
+    for line in selection.lines if selection is not None else ():
+        console.print(f"test selection: {line}", markup=False, highlight=False)
     console.print(f"run {run_id}: logs in {settings.logs_dir}; `amoskys runs show {run_id}`")
     return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
+
+
+def run_selection(
+    root: Path, store: Store, state_dir: Path, console: Console
+) -> RunSelection | None:
+    """The run's test selection; None (said on the console) outside a git commit."""
+    from amoskys.select.in_run import RunSelection
+    from amoskys.select.mapstore import head_commit
+
+    commit = head_commit(root)
+    if commit is None:
+        console.print("test selection is off: not a git repository with a commit")
+        return None
+    return RunSelection(root, store, state_dir, commit)
 
 
 RUN_STATUS = {0: "success", EXIT_FAILED: "failure", EXIT_INTERRUPTED: "cancelled"}

@@ -1,7 +1,8 @@
 """Test maps in and out of the history store, and the recorder's raw files turned into one.
 
 A map belongs to a (commit, interpreter) pair: the commit that was checked out when it was
-recorded, and the interpreter that ran the tests. Switching branches loses nothing, because
+recorded, and the interpreter that ran the tests (its version and base interpreter: a venv
+counts as the interpreter it was made from). Switching branches loses nothing, because
 each commit keeps its own map; the map to compare against is the one of the newest commit in
 ``git rev-list HEAD`` that has one. Files that differed from that commit while recording keep
 their recorded text in the map (``dirty``), so the next change is measured against what the

@@ -27,7 +27,15 @@ Driven by the environment:
     every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
     (when ``new`` is true) the items not in ``known`` (tests the map has never seen), in the
     order recent failures, new tests, the rest of ``keep``; deselect the others through
-    ``pytest_deselected``. ``result`` receives ``{"selected", "new", "deselected"}``.
+    ``pytest_deselected``. ``result`` receives ``{"selected", "new", "deselected"}`` (a
+    ``{pid}`` in it becomes the process id: several pytest processes may share one selection).
+    Optional keys, used by ``amoskys run``'s steps (:mod:`amoskys.select.in_run`):
+    ``"interpreter"``: the :func:`interpreter_id` the selection was made for; under another
+    interpreter the plugin selects nothing (every test runs) and says so on stderr.
+    ``"empty_ok": true``: when the selection leaves no test, pytest exits 0 instead of 5
+    (the user's command must not fail because nothing needed to run).
+    ``"no_fail_under": true``: pytest-cov's ``--cov-fail-under`` / ``fail_under`` is not
+    applied (a selection's coverage is that of a subset; said on stderr).
 
 The plugin never fails the user's run because of itself: problems are written to
 ``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
@@ -345,7 +353,7 @@ class Recorder:
 
     # output
 
-    def write(self, interpreter: str) -> str:
+    def write(self, interpreter: str, exitstatus: Optional[int] = None) -> str:
         self.outside |= self.tracer.switch(False)
         self.tracer.stop()
         self._in_test = False
@@ -387,6 +395,7 @@ class Recorder:
             "tests": tests,
             "import_units": outside,
             "import_sites": sorted(sites),
+            "exitstatus": exitstatus,  # None: the session did not finish (pytest_unconfigure)
         }
         os.makedirs(self.folder, exist_ok=True)
         target = os.path.join(self.folder, "map-%d.json" % os.getpid())
@@ -398,9 +407,13 @@ class Recorder:
 
 
 def interpreter_id() -> str:
-    """``"3.12.4 /path/python"``: what a map was recorded with."""
+    """``"3.12.4 /path/python3.12"``: what a map was recorded with: the version and the real
+    path of the base interpreter, so that a virtual environment made anew for every run (the
+    job venv of ``amoskys run``'s ``setup-python``) keeps finding its maps. Must equal what
+    :func:`amoskys.select.runner.interpreter_of` prints."""
     version = "%d.%d.%d" % sys.version_info[:3]
-    return "%s %s" % (version, sys.executable)
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    return "%s %s" % (version, os.path.realpath(base))
 
 
 def _recorder(config: pytest.Config) -> Optional[Recorder]:
@@ -490,7 +503,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
-    _finish(session.config)
+    _finish(session.config, exitstatus)
+    if _result.get("empty_ok") and not _result.get("selected") and _is_no_tests(exitstatus):
+        session.exitstatus = 0  # everything was deselected on purpose
     if _result.get("path"):
         try:
             _write_result()
@@ -498,9 +513,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
             _warn(None, "selection result not written: %s" % error)
 
 
+def _is_no_tests(exitstatus: Any) -> bool:
+    return int(exitstatus) == int(pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
 def _write_result() -> None:
     with open(_result["path"], "w", encoding="utf-8") as handle:
-        json.dump({k: v for k, v in _result.items() if k != "path"}, handle)
+        json.dump({k: v for k, v in _result.items() if k not in ("path", "empty_ok")}, handle)
 
 
 @pytest.hookimpl(trylast=True)
@@ -508,7 +527,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _finish(config)
 
 
-def _finish(config: pytest.Config) -> None:
+def _finish(config: pytest.Config, exitstatus: Any = None) -> None:
     global _current
     recorder = _recorder(config)
     if recorder is None:
@@ -516,7 +535,7 @@ def _finish(config: pytest.Config) -> None:
     setattr(config, _RECORDER_ATTR, None)
     _current = None
     try:
-        recorder.write(interpreter_id())
+        recorder.write(interpreter_id(), None if exitstatus is None else int(exitstatus))
     except Exception as error:
         _warn(recorder.folder, "map not written: %s: %s" % (type(error).__name__, error))
 
@@ -536,7 +555,31 @@ def pytest_collection_modifyitems(
             wanted = json.load(handle)
     except (OSError, ValueError) as error:
         raise pytest.UsageError("amoskys: cannot read the test selection %s: %s" % (path, error))
+    expected = wanted.get("interpreter")
+    if expected and expected != interpreter_id():
+        _warn(
+            None,
+            "the test selection was made for %s, not %s: every test runs"
+            % (expected, interpreter_id()),
+        )
+        return
     apply_selection(config, items, wanted)
+    if wanted.get("no_fail_under"):
+        _no_fail_under(config)
+
+
+def _no_fail_under(config: pytest.Config) -> None:
+    """Switch off pytest-cov's coverage threshold for this (selected) session."""
+    plugin = config.pluginmanager.get_plugin("_cov")
+    options = getattr(plugin, "options", None)
+    threshold = getattr(options, "cov_fail_under", None)
+    if options is not None and threshold:
+        options.cov_fail_under = 0
+        _warn(
+            None,
+            "a test selection ran: pytest-cov's fail-under (%s%%) is not applied to the "
+            "coverage of a subset" % threshold,
+        )
 
 
 def apply_selection(
@@ -569,7 +612,8 @@ def apply_selection(
     if result:
         _result.clear()
         _result.update(
-            path=result,
+            path=str(result).replace("{pid}", str(os.getpid())),
+            empty_ok=bool(wanted.get("empty_ok")),
             selected=len(kept),
             new=[i.nodeid for i in new],
             ran=[i.nodeid for i in kept],

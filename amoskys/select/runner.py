@@ -29,7 +29,11 @@ from amoskys.select.testmap import TestMap
 PLUGIN_MODULE = "amoskys_select_plugin"
 PROBE_MODULE = "amoskys_pytest_probe"
 FAILURES_FILE = "select-failures.json"
-_INTERPRETER = "import sys; print('%d.%d.%d' % sys.version_info[:3], sys.executable)"
+#: The recorder plugin's ``interpreter_id()``, printed by the interpreter that runs the tests.
+_INTERPRETER = (
+    "import os, sys; print('%d.%d.%d' % sys.version_info[:3],"
+    " os.path.realpath(getattr(sys, '_base_executable', '') or sys.executable))"
+)
 #: pytest's exit code when every test was deselected or none was collected.
 NO_TESTS = 5
 
@@ -72,9 +76,11 @@ class PytestOutcome:
     notes: tuple[str, ...]
 
 
-def interpreter_of(python: str, root: Path) -> str:
-    """``"3.12.4 /path/python"`` of the interpreter that will run the tests."""
-    return output_of([python, "-c", _INTERPRETER], cwd=root).strip()
+def interpreter_of(python: str, root: Path, env: Mapping[str, str] | None = None) -> str:
+    """``"3.12.4 /path/python3.12"`` of the interpreter that will run the tests: its version
+    and base interpreter (a venv counts as its base), as the plugin records it. ``env``: the
+    environment it will run in (default ours)."""
+    return output_of([python, "-c", _INTERPRETER], cwd=root, env=env).strip()
 
 
 def install_plugins(folder: Path) -> Path:

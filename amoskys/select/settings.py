@@ -2,13 +2,18 @@
 
 ```toml
 [tool.amoskys.select]
-enabled = true                 # pytest steps inside workflows select too (amoskys test: --select)
+enabled = true                 # pytest in amoskys run's steps selects (amoskys test: --select)
 data = ["src/pkg/templates/**"] # non-Python files the tests read that the map cannot see
 packages = ["src/pkg"]          # default: src/<pkg> or <pkg>/ found in the project
 tests = ["tests"]               # default: tests/ or test/ when present
 run-all = ["scripts/gen_*.py"]  # more files whose change runs everything
 module-level = "module"         # or "names": see SelectSettings.module_level
 ```
+``enabled`` (default false) is read by ``amoskys run`` before anything runs (``--select`` /
+``--no-select`` override it): every pytest its workflow steps start then selects tests as
+``amoskys test --select affected`` does (:mod:`amoskys.select.in_run`). ``amoskys test`` itself
+selects only when asked with ``--select affected``.
+
 A change of a non-Python file under ``packages`` or ``tests`` runs every test unless a ``data``
 glob declares it. Globs are root-relative POSIX paths; ``**`` spans folders and a glob without
 ``/`` matches a file name in any folder.

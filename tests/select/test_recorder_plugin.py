@@ -110,8 +110,14 @@ def project(root: Path, addopts: str = "") -> Path:
 
 
 def pytest_in(
-    root: Path, python: str, env: dict[str, str], *args: str, addopts: str = ""
+    root: Path,
+    python: str,
+    env: dict[str, str],
+    *args: str,
+    addopts: str = "",
+    codes: list[int | None] | None = None,
 ) -> list[str]:
+    """pytest's output lines (its exit code appended to ``codes`` when given)."""
     plugins = install_plugins(root.parent / "plugins")
     # Not an outer coverage run's subprocess measurement either (CI's --cov, or the probe of
     # an ``amoskys run`` around this suite): the probe would stand aside for it.
@@ -123,12 +129,14 @@ def pytest_in(
     environ["PYTHONPATH"] = str(plugins)
     environ["PYTEST_ADDOPTS"] = f"-p amoskys_select_plugin {addopts}".strip()
     lines: list[str] = []
-    run_process(
+    done = run_process(
         [python, "-m", "pytest", "-v", "-p", "no:randomly", *args],
         cwd=root,
         env=environ,
         on_line=lines.append,
     )
+    if codes is not None:
+        codes.append(done.exit_code)
     return lines
 
 
@@ -173,7 +181,7 @@ def test_each_test_gets_the_functions_it_ran(tmp_path: Path, python: str) -> Non
     assert all(not u[0].startswith(("/", "..")) for u in units)  # root-relative only
     outcomes = {t[0].split("::")[-1]: t[4] for t in data["tests"]}
     assert outcomes["test_fails"] == "failed" and outcomes["test_add"] == "passed"
-    assert data["interpreter"].split(" ", 1)[1] == python
+    assert data["interpreter"].split(" ", 1)[1] == os.path.realpath(python)  # venvs: base
     # which module's import ran the import-time code, and which tests start processes
     sites = {units[u][1]: set(paths) for u, paths in data["import_sites"]}
     assert sites["_build"] == {"pkg/mod.py"} and sites["K"] == {"pkg/mod.py"}
@@ -257,3 +265,38 @@ def test_a_selection_file_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -
     lines = pytest_in(root, sys.executable, {"AMOSKYS_SELECT_FILE": str(tmp_path / "missing")})
     assert any("cannot read the test selection" in line for line in lines)
     assert not ran_tests(lines)
+
+
+def test_a_selection_made_for_another_interpreter_runs_every_test(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    env = select(tmp_path, known=[], keep=["tests/test_a.py::test_add"], new=False)
+    wanted = json.loads(Path(env["AMOSKYS_SELECT_FILE"]).read_text())
+    wanted["interpreter"] = "3.0.0 /nowhere/python3.0"
+    Path(env["AMOSKYS_SELECT_FILE"]).write_text(json.dumps(wanted))
+    lines = pytest_in(root, sys.executable, env, "-m", "not slow")
+    assert "test_cap" in ran_tests(lines) and "test_add" in ran_tests(lines)
+    assert any("made for 3.0.0 /nowhere/python3.0" in line for line in lines)
+
+
+def test_an_emptied_selection_may_ask_for_exit_0(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    known = ["tests/test_a.py::test_add"]
+    codes: list[int | None] = []
+    for empty_ok in (False, True):
+        env = select(tmp_path, known=known, keep=[], new=False, empty_ok=empty_ok)
+        lines = pytest_in(root, sys.executable, env, "-k", "test_add", codes=codes)
+        assert not ran_tests(lines)
+    assert codes == [5, 0]  # pytest's "no tests ran", unless the selection says it is fine
+
+
+def test_a_selection_can_switch_off_pytest_cov_fail_under(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_cov")
+    root = project(tmp_path / "p")
+    codes: list[int | None] = []
+    keep = ["tests/test_a.py::test_add"]
+    for no_fail_under in (False, True):
+        env = select(tmp_path, known=keep, keep=keep, new=False, no_fail_under=no_fail_under)
+        args = ("--cov=pkg", "--cov-fail-under=100")
+        lines = pytest_in(root, sys.executable, env, *args, codes=codes)
+        assert ran_tests(lines) == ["test_add"]
+    assert codes == [1, 0]  # a subset's coverage is under 100%: only the flag spares the step

@@ -1,0 +1,299 @@
+"""Test selection inside ``amoskys run``: a workflow step's own ``python -m pytest`` runs only
+the tests a change affects when ``[tool.amoskys.select] enabled = true``.
+
+Real git repositories, the real CLI, real pytest in the job's workspace, real SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess  # nosec B404 - the CLI runs as a user would run it
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from amoskys_testing import REPO, git
+
+from amoskys.select.in_run import JobSelection, select_request, selection_metrics, usable_raws
+from amoskys.select.runner import Plan
+from amoskys.store.db import open_store
+
+PYPROJECT = """\
+[tool.amoskys.select]
+enabled = true
+
+[tool.pytest.ini_options]
+pythonpath = ["."]
+"""
+
+MOD = """\
+def add(a, b):
+    return a + b
+
+
+def cap(x):
+    return min(x, 5)
+"""
+
+TESTS = """\
+from pkg.mod import add, cap
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_cap():
+    assert cap(9) == 5
+
+
+def test_alone():
+    assert "x".upper() == "X"
+"""
+
+WORKFLOW = """\
+name: ci
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - run: python -m pytest tests/ -v -p no:cacheprovider
+"""
+
+PROJECT = {
+    "pyproject.toml": PYPROJECT,
+    ".gitignore": ".amoskys/\n__pycache__/\n",
+    ".github/workflows/ci.yml": WORKFLOW,
+    "pkg/__init__.py": "",
+    "pkg/mod.py": MOD,
+    "tests/conftest.py": "",
+    "tests/test_a.py": TESTS,
+}
+EVERYTHING = {"test_add", "test_cap", "test_alone"}
+
+
+def amoskys_run(root: Path, *args: str) -> tuple[int, str, set[str]]:
+    """Exit code, output, and the names of the tests the step's pytest ran."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
+        env.pop(name, None)
+    cache = [] if "--cache" in args else ["--no-cache"]
+    args = tuple(a for a in args if a != "--cache")
+    done = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "run", "--no-live", *cache, *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    ran = set(re.findall(r"::(test_\w+) (?:PASSED|FAILED|ERROR)", output))
+    return done.returncode, output, ran
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    target = root / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
+
+
+def job_metrics(root: Path) -> dict[str, float]:
+    """The metrics of the newest run's only job."""
+    store = open_store(root / ".amoskys")
+    try:
+        newest = store.list_runs(limit=1)[0]
+        detail = store.get_run(newest.id)
+    finally:
+        store.close()
+    return {m.name: m.value for m in detail.jobs[0].metrics}
+
+
+def test_workflow_pytest_runs_only_the_affected_tests(make_repo: Any) -> None:
+    root = make_repo(PROJECT)
+
+    code, out, ran = amoskys_run(root)
+    assert code == 0, out
+    assert ran == EVERYTHING, out
+    assert "no test map for this commit or its ancestors: running all tests" in out
+    assert "test map recorded" in out
+    assert "coverage.line" in json.dumps(job_metrics(root))  # a full run measures coverage
+
+    # an uncommitted change inside one function, and a new test file
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(x, 6)")
+    (root / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
+    code, out, ran = amoskys_run(root)
+    assert code == 1, out  # the change breaks test_cap, and the selection catches it
+    assert ran == {"test_cap", "test_new"}, out
+    assert "1 of 3 tests: 1 covers pkg/mod.py" in out
+    assert "2 tests ran, 1 of them new" in out
+    metrics = job_metrics(root)
+    assert metrics["select.partial"] == 1.0 and metrics["select.selected"] == 2.0
+    assert "coverage.line" not in metrics  # a subset's coverage is not the suite's
+    shown = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "runs", "show", "last"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "a selection: 2 tests ran, the map knows 3" in shown.stdout, shown.stdout
+
+    # committed: the same change is measured against the map's commit
+    edit(root, "pkg/mod.py", "return min(x, 6)", "return min(x, 5)  # capped")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "comment and a new test")
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == {"test_cap", "test_new"}, out
+
+    # nothing the map knows changed since: pytest still starts but every test is deselected,
+    # and the step does not fail for it (pytest would exit 5)
+    code, out, ran = amoskys_run(root, "--no-select")  # --no-select: a full run, no map
+    assert code == 0 and ran == EVERYTHING | {"test_new"}, out
+    assert "test selection" not in out
+
+    # a conftest change runs everything
+    (root / "tests" / "conftest.py").write_text("X = 1\n")
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING | {"test_new"}, out
+    assert "tests/conftest.py" in out and "test map recorded" in out
+
+    # enabled = false: everything runs, nothing is said about selection
+    edit(root, "pyproject.toml", "enabled = true", "enabled = false")
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING | {"test_new"}, out
+    assert "test selection" not in out
+
+
+def test_nothing_changed_deselects_everything_and_the_step_passes(make_repo: Any) -> None:
+    root = make_repo(PROJECT)
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING, out
+    code, out, ran = amoskys_run(root)
+    assert code == 0, out
+    assert ran == set() and "3 deselected" in out, out
+    assert "nothing changed since the test map" in out
+
+
+def test_bad_enabled_is_a_config_error(make_repo: Any) -> None:
+    root = make_repo({**PROJECT, "pyproject.toml": '[tool.amoskys.select]\nenabled = "yes"\n'})
+    code, out, _ = amoskys_run(root)
+    assert code == 2, out
+    assert "tool.amoskys.select.enabled must be true or false" in out
+    assert "pyproject.toml" in out and "Traceback" not in out
+
+
+# -- the pure parts -------------------------------------------------------------------------
+
+
+def plan(full: bool) -> Plan:
+    keep = None if full else ("t::b",)
+    return Plan(full, keep, frozenset({"t::a", "t::b"}), ("t::b",), {}, "why")
+
+
+def test_a_selection_asks_the_plugin_to_select_for_its_interpreter(tmp_path: Path) -> None:
+    request = select_request(plan(False), "3.11.7 /py", tmp_path)
+    assert request["keep"] == ["t::b"] and request["known"] == ["t::a", "t::b"]
+    assert request["new"] is True and request["empty_ok"] is True
+    assert request["no_fail_under"] is True
+    assert request["interpreter"] == "3.11.7 /py"
+    assert request["result"] == str(tmp_path / "selected-{pid}.json")
+    chosen = JobSelection("3.11.7 /py", plan(False), tmp_path)
+    assert chosen.environment() == {"AMOSKYS_SELECT_FILE": str(tmp_path / "select.json")}
+    full = JobSelection("3.11.7 /py", plan(True), tmp_path)
+    assert full.environment() == {"AMOSKYS_SELECT_RECORD": str(tmp_path / "map")}
+
+
+def test_selection_metrics_mark_the_results_partial() -> None:
+    metrics = {m.name: m.value for m in selection_metrics(plan(False), 1)}
+    assert metrics == {"select.partial": 1.0, "select.selected": 1.0, "select.known": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ({"interpreter": "A", "exitstatus": 0}, True),
+        ({"interpreter": "A", "exitstatus": 1}, True),
+        ({"interpreter": "A", "exitstatus": 2}, False),  # interrupted: a test may be cut short
+        ({"interpreter": "A", "exitstatus": None}, False),
+        ({"interpreter": "B", "exitstatus": 0}, False),  # another interpreter's pytest
+        ({"interpreter": "A", "exitstatus": 0, "root": "elsewhere"}, False),  # a test's pytest
+    ],
+)
+def test_only_finished_sessions_of_the_interpreter_in_the_workspace_make_the_map(
+    raw: dict[str, Any], kept: bool, tmp_path: Path
+) -> None:
+    raw = {"root": str(tmp_path), **raw}
+    assert usable_raws([raw], "A", tmp_path) == ([raw] if kept else [])
+
+
+def test_a_venv_is_keyed_as_its_base_interpreter_as_the_plugin_records_it(
+    tmp_path: Path,
+) -> None:
+    """setup-python gives each run a new job venv: its maps must still be found."""
+    from amoskys.select.recorder_plugin import interpreter_id
+    from amoskys.select.runner import interpreter_of
+
+    ours = interpreter_of(sys.executable, tmp_path)
+    assert ours == interpreter_id()  # the engine and the plugin name it alike
+    venv = tmp_path / "venv"
+    subprocess.run(  # nosec B603
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    assert interpreter_of(str(venv / "bin" / "python"), tmp_path) == ours
+
+
+def test_a_cached_selection_is_never_served_to_a_run_that_wants_every_test(
+    make_repo: Any,
+) -> None:
+    root = make_repo(PROJECT)
+    cached = ("--cache",)  # amoskys_run passes --no-cache unless told otherwise
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == EVERYTHING, out
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(5, x)")
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == {"test_cap"}, out  # run 2: a selection
+    code, out, ran = amoskys_run(root, *cached)
+    assert code == 0 and ran == set() and "cached (run 2)" in out, out
+    assert job_metrics(root)["select.partial"] == 1.0  # still marked a selection
+    code, out, ran = amoskys_run(root, "--no-select", *cached)
+    assert code == 0 and ran == EVERYTHING and "cached (run" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("section", "flag", "expected"),
+    [
+        ("enabled = true", None, True),
+        ("enabled = false", None, False),
+        ("", None, False),  # off by default
+        ("enabled = true", False, False),  # --no-select
+        ("enabled = false", True, True),  # --select
+    ],
+)
+def test_whether_a_run_selects(
+    tmp_path: Path, section: str, flag: bool | None, expected: bool
+) -> None:
+    from amoskys.config import load_config
+    from amoskys.run.local_run import RunOptions, select_tests_in_steps
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.amoskys.select]\n{section}\n")
+    options = RunOptions(select=flag)
+    assert select_tests_in_steps(tmp_path, options, load_config(tmp_path)) is expected
+
+
+def test_selection_without_the_probe_is_an_input_error(tmp_path: Path) -> None:
+    from amoskys.config import load_config
+    from amoskys.errors import AmoskysError
+    from amoskys.run.local_run import RunOptions, select_tests_in_steps
+
+    text = "[tool.amoskys]\npytest-probe = false\n\n[tool.amoskys.select]\nenabled = true\n"
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(AmoskysError, match="needs the pytest probe"):
+        select_tests_in_steps(tmp_path, RunOptions(), load_config(tmp_path))
+    assert not select_tests_in_steps(tmp_path, RunOptions(select=False), load_config(tmp_path))
