@@ -111,5 +111,10 @@ class ExpressionError(AmoskysError):
         self.expression = expression
 
 
+class HistoryWriteError(AmoskysError):
+    """The history database refused a write for a reason outside Amoskys: a read-only or
+    removed file, a full disk, an I/O error, a lost server connection."""
+
+
 class ConfigError(AmoskysError):
     """Bad configuration in ``[tool.amoskys]`` or on the command line."""

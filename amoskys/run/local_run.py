@@ -24,7 +24,7 @@ from rich.console import Console
 from amoskys.collect.flakiness import parse_flaky
 from amoskys.config import Config
 from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
-from amoskys.errors import AmoskysError, Location, Problem, ProblemsError
+from amoskys.errors import AmoskysError, HistoryWriteError, Location, Problem, ProblemsError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance, Plan
 from amoskys.run.engine import Scheduler
@@ -33,7 +33,7 @@ from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
-from amoskys.run.recording import RunRecorder
+from amoskys.run.recording import RunRecorder, not_recorded
 from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import ensure_state_dir, list_workspace_files
@@ -303,13 +303,20 @@ def _execute_recorded(
         try:
             results = scheduler.run(cancel)
         finally:
-            recorder.close()
+            recorder.close()  # never raises: a failed write is recorder.error
     code = exit_code(results.values(), strict_platforms=options.strict_platforms)
     if signals.received:
         code = EXIT_INTERRUPTED
-    store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
+    lost = recorder.error  # if set, the run stays unfinished: the next start interrupts it
+    if lost is None:
+        try:
+            store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
+        except HistoryWriteError as err:
+            lost = err
     console.print(summary_table(instances, results))
     console.print(f"run {run_id}: logs in {settings.logs_dir}; `amoskys runs show {run_id}`")
+    if lost is not None:
+        raise not_recorded(lost, run_number, code)
     return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,13 @@ from amoskys.collect.flakiness import Flakiness
 from amoskys.collect.flakiness import scores as flakiness_scores
 from amoskys.errors import AmoskysError
 from amoskys.store import migrate, reads, stats, testmaps, writes
-from amoskys.store.engine import Database, server_database, sqlite_database, transaction
+from amoskys.store.engine import (
+    Database,
+    server_database,
+    sqlite_database,
+    transaction,
+    write_refused,
+)
 from amoskys.store.records import (
     ArtifactRecord,
     Metric,
@@ -105,7 +112,15 @@ class Store:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, work: Callable[[sa.Connection], T]) -> T:
-        return transaction(self.database, work, write=True)
+        """One write transaction; a write the database refuses (read-only or removed file,
+        full disk, lost server) is a :class:`HistoryWriteError` that says what and where."""
+        try:
+            return transaction(self.database, work, write=True)
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            refused = write_refused(exc, self.where)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         return transaction(self.database, work, write=False)

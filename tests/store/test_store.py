@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from amoskys.errors import AmoskysError
+from amoskys.errors import AmoskysError, HistoryWriteError
 from amoskys.store import engine as store_engine
 from amoskys.store import histogram, migrate, stats
 from amoskys.store.db import URL_VARIABLE, StepEnd, Store, open_store
@@ -275,6 +275,25 @@ def test_a_file_that_is_not_a_database_is_refused(state_dir: Path) -> None:
     (state_dir / "amoskys.db").write_bytes(b"this is not SQLite" * 100)
     with pytest.raises(AmoskysError, match="is not a SQLite database"):
         open_store(state_dir)
+
+
+def test_a_write_the_file_refuses_is_a_history_write_error(state_dir: Path) -> None:
+    with open_store(state_dir) as store:
+        new_run(store)
+        for path in state_dir.glob("amoskys.db*"):
+            path.unlink()
+        state_dir.joinpath("amoskys.db").write_bytes(b"this is not SQLite" * 100)
+        store.close()  # the next write opens the replaced file
+        with pytest.raises(HistoryWriteError) as caught:
+            new_run(store)
+    assert str(caught.value).startswith(f"{state_dir / 'amoskys.db'}: cannot write to the ")
+    assert "file is not a database" in str(caught.value)
+    assert caught.value.hint == "move the file away; Amoskys will start a new history"
+
+
+def test_a_bug_in_a_write_is_not_dressed_as_the_users_error(store: Store) -> None:
+    with pytest.raises(sa.exc.DBAPIError, match="nothing"):
+        store._write(lambda c: c.execute(sa.text("UPDATE runs SET nothing = 1")))
 
 
 def test_a_foreign_database_with_a_runs_table_is_refused(state_dir: Path) -> None:
