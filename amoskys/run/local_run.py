@@ -289,6 +289,7 @@ def _execute_recorded(
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,
         recorder.copy_job_results,
+        warn=lambda inst, text: recorder.step_line(inst, "cache", f"warning: {text}"),
     )
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2

@@ -6,11 +6,11 @@ import os
 import subprocess  # nosec B404 - chattr makes a file immutable even for root
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from amoskys_testing import unwritable
 
 from amoskys.errors import HistoryWriteError
 from amoskys.model import JobRun, Status, StepRun
@@ -176,24 +176,6 @@ def test_a_clock_past_the_interval_commits_without_a_flush(store: Store) -> None
 
 
 # -- a history database that stops taking writes mid-run -----------------------------------
-
-
-@contextmanager
-def unwritable(path: Path) -> Iterator[None]:
-    """``path`` read-only: by its mode, and for root (whom modes do not stop) immutable."""
-    os.chmod(path, 0o444)
-    immutable = os.geteuid() == 0
-    if immutable:
-        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)  # nosec
-        if done.returncode != 0:
-            os.chmod(path, 0o644)
-            pytest.skip("running as root, and chattr +i does not work here")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(path)], check=True)  # nosec
-        os.chmod(path, 0o644)
 
 
 def recorded_job(store: Store, tmp_path: Path) -> tuple[RunRecorder, JobInstance, int]:

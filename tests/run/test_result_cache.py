@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from amoskys_testing import git
+from amoskys_testing import git, unwritable
 
 from amoskys.cli import cli
 from amoskys.config import load_config
 from amoskys.errors import ConfigError
 from amoskys.model import Job, Step, Workflow
 from amoskys.plan import JobInstance
+from amoskys.run import result_cache
 from amoskys.run.result_cache import (
     KeyInputs,
     blob_digest,
@@ -369,6 +370,77 @@ def test_a_deleted_run_is_a_miss(
     code, out = run(root, capsys, monkeypatch)
     assert code == 0 and "cached" not in out
     assert ran(log) == ["build", "after 1.0"] * 2
+
+
+def index_files(root: Path) -> list[Path]:
+    return sorted((root / ".amoskys/cache/results").rglob("*.json"))
+
+
+@pytest.mark.parametrize("damage", ["{not json", "[]", '"text"', '{"format": 1}'])
+def test_a_damaged_index_entry_is_a_miss_and_is_written_anew(
+    damage: str,
+    two_jobs: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, log = two_jobs
+    run(root, capsys, monkeypatch)
+    for entry in index_files(root):
+        entry.write_text(damage)
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    code, out = run(root, capsys, monkeypatch)  # the second run saved them again
+    assert code == 0 and "[build] cached (run 2)" in out
+
+
+def test_an_entry_that_cannot_be_read_or_replaced_is_a_miss_and_a_warning(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    run(root, capsys, monkeypatch)
+    for entry in index_files(root):  # a folder where the entry's file should be
+        entry.unlink()
+        entry.mkdir()
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    assert "[build/cache] warning: result cache: cannot save the job's result (" in out
+    with open_store(root / ".amoskys") as store:
+        assert {j.status for j in store.get_run(2).jobs} == {"success"}
+
+
+def test_a_read_only_cache_folder_keeps_the_jobs_conclusions(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    folder = root / ".amoskys" / "cache" / "results"
+    folder.mkdir(parents=True)
+    with unwritable(folder):
+        code, out = run(root, capsys, monkeypatch)
+        assert code == 0 and "exit code" not in out
+        assert out.count("warning: result cache: cannot save the job's result") == 2
+        code, out = run(root, capsys, monkeypatch)  # nothing was saved: both run again
+        assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    with open_store(root / ".amoskys") as store:
+        assert [store.get_run(n).run.status for n in (1, 2)] == ["success", "success"]
+
+
+def test_a_job_definition_is_built_once_per_job(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = two_jobs
+    built: list[str] = []
+    original = result_cache.definition
+
+    def counting(inst: JobInstance, workflow: Workflow | None) -> dict[str, object]:
+        built.append(inst.key)
+        return original(inst, workflow)
+
+    monkeypatch.setattr(result_cache, "definition", counting)
+    run(root, capsys, monkeypatch)
+    assert len(built) == 2 and len(set(built)) == 2
 
 
 # -- the pure parts ----------------------------------------------------------------------
