@@ -371,6 +371,71 @@ class ResultIndex:
         except OSError:
             pass
 
+    def stored(self) -> list[Stored]:
+        """Every entry file, read for :func:`to_prune` (a damaged one has ``run`` None)."""
+        found: list[Stored] = []
+        for path in sorted(self.folder.glob("*/*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                found.append(
+                    Stored(path, int(data["run"]), str(data["instance"]), float(data["created"]))
+                )
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                found.append(Stored(path, None, "", 0.0))
+        return found
+
+    def prune(self, run_starts: Callable[[Sequence[int]], Mapping[int, float]], keep: int) -> int:
+        """Delete the entries :func:`to_prune` picks (``run_starts``: the store's
+        :meth:`~amoskys.store.db.Store.run_starts`); how many went."""
+        stored = self.stored()
+        runs = run_starts([s.run for s in stored if s.run is not None])
+        removed = 0
+        for path in to_prune(stored, runs, keep):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                continue
+            try:
+                path.parent.rmdir()  # only when it was the folder's last entry
+            except OSError:
+                pass
+        return removed
+
+
+KEEP_PER_JOB = 5
+"""Entries ``amoskys gc`` keeps per job instance, newest first: each is one state of the job's
+inputs, and a few cover going back and forth between branches or undoing an edit; older
+states are rarely met again, and every entry is a file to list."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An index file as found on disk: whose result it holds and since when."""
+
+    path: Path
+    run: int | None  # None: the file is damaged
+    instance: str
+    created: float
+
+
+def to_prune(stored: Sequence[Stored], run_starts: Mapping[int, float], keep: int) -> list[Path]:
+    """The entries to delete: damaged ones; those whose run is gone from the history, or
+    whose run id now names a run that started after the entry was made (a history started
+    anew); and all but the newest ``keep`` of each job instance."""
+    doomed: list[Path] = []
+    live: dict[str, list[Stored]] = {}
+    for entry in stored:
+        started = run_starts.get(entry.run) if entry.run is not None else None
+        if started is None or started > entry.created:
+            doomed.append(entry.path)
+        else:
+            live.setdefault(entry.instance, []).append(entry)
+    for entries in live.values():
+        entries.sort(key=lambda e: (e.created, e.run or 0), reverse=True)
+        doomed.extend(e.path for e in entries[max(0, keep) :])
+    return sorted(doomed)
+
 
 # -- the executor ------------------------------------------------------------------------
 

@@ -582,6 +582,10 @@ class Store:
         )
         return self._read(lambda c: [(int(i), str(d)) for i, d in c.execute(query)])
 
+    def run_starts(self, run_ids: Sequence[int]) -> dict[int, float]:
+        """Run id -> start time of those of ``run_ids`` still in the store."""
+        return self._read(lambda c: reads.run_starts(c, run_ids))
+
     def forget_details(self, run_ids: Sequence[int]) -> None:
         """Drop the log index and artifact rows of these runs (their files are the caller's
         to delete). Runs, jobs, steps, test results and metrics stay."""

@@ -21,12 +21,15 @@ from amoskys.model import Job, Step, Workflow
 from amoskys.plan import JobInstance
 from amoskys.run import result_cache
 from amoskys.run.result_cache import (
+    KEEP_PER_JOB,
     KeyInputs,
+    Stored,
     blob_digest,
     cache_blocker,
     file_digests,
     input_key,
     readable_files,
+    to_prune,
 )
 from amoskys.store.db import open_store
 
@@ -441,6 +444,55 @@ def test_a_job_definition_is_built_once_per_job(
     monkeypatch.setattr(result_cache, "definition", counting)
     run(root, capsys, monkeypatch)
     assert len(built) == 2 and len(set(built)) == 2
+
+
+def gc(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    cli.main(args=["gc", *args], prog_name="amoskys", standalone_mode=False)
+    return capsys.readouterr().out
+
+
+def test_gc_prunes_entries_of_gone_runs_and_keeps_the_newest_per_job(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    for version in ("1", "2", "3"):  # three states of the inputs: three entries a job
+        (root / "src/version.txt").write_text(f"{version}\n")
+        assert run(root, capsys, monkeypatch)[0] == 0
+    assert len(index_files(root)) == 6
+    assert "pruned 2 result-cache entries" in gc(root, capsys, "--keep-results", "2")
+    assert len(index_files(root)) == 4
+    with sqlite3.connect(root / ".amoskys" / "amoskys.db") as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM runs WHERE id = 3")
+    assert "pruned 2 result-cache entries" in gc(root, capsys)
+    assert {json.loads(p.read_text())["run"] for p in index_files(root)} == {2}
+    (root / "src/version.txt").write_text("2\n")  # the kept state is still served
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "[build] cached (run 2)" in out and "[after] cached (run 2)" in out
+    (root / "src/version.txt").write_text("1\n")  # the pruned one runs again
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert f"[default: {KEEP_PER_JOB}]" in gc(root, capsys, "--help")
+
+
+def test_which_entries_are_pruned(tmp_path: Path) -> None:
+    def entry(name: str, run: int | None, instance: str = "ci#a", created: float = 0) -> Stored:
+        return Stored(tmp_path / name, run, instance, created)
+
+    stored = [
+        entry("damaged", None),
+        entry("gone", 9, created=50),
+        entry("id-reused", 2, created=5),  # run 2 of a newer history started at 20
+        entry("a-old", 1, created=11),
+        entry("a-mid", 1, created=12),
+        entry("a-new", 3, created=31),
+        entry("b-only", 1, "ci#b", created=13),
+    ]
+    runs = {1: 10.0, 2: 20.0, 3: 30.0}
+    doomed = {p.name for p in to_prune(stored, runs, keep=2)}
+    assert doomed == {"damaged", "gone", "id-reused", "a-old"}
+    assert {p.name for p in to_prune(stored, runs, keep=0)} == {e.path.name for e in stored}
 
 
 # -- the pure parts ----------------------------------------------------------------------
