@@ -78,9 +78,9 @@ class Section:
     ) -> int:
         """A whole number (not a boolean) that ``valid`` accepts; ``what`` says which."""
         value = self.values.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not valid(value):
+        if not _is_number(value, (int,)) or not valid(value):
             raise self.wrong(key, what, value, hint)
-        return value
+        return int(value)
 
     def number(
         self,
@@ -93,7 +93,7 @@ class Section:
     ) -> float:
         """A number, whole or not (not a boolean), that ``valid`` accepts, as a float."""
         value = self.values.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not valid(value):
+        if not _is_number(value, (int, float)) or not valid(value):
             raise self.wrong(key, what, value, hint)
         return float(value)
 
@@ -117,6 +117,11 @@ class Section:
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise self.wrong(key, what, value, hint)
         return tuple(v.strip() for v in value)
+
+
+def _is_number(value: Any, types: tuple[type, ...]) -> bool:
+    """TOML numbers of ``types``; ``true`` is a bool, never a number here."""
+    return isinstance(value, types) and not isinstance(value, bool)
 
 
 def section(
