@@ -111,9 +111,9 @@ class ExpressionError(AmoskysError):
         self.expression = expression
 
 
-class HistoryWriteError(AmoskysError):
-    """The history database refused a write for a reason outside Amoskys: a read-only or
-    removed file, a full disk, an I/O error, a lost server connection."""
+class HistoryError(AmoskysError):
+    """The history database refused a read or a write for a reason outside Amoskys: a
+    read-only, removed or damaged file, a full disk, an I/O error, a lost server."""
 
 
 class ConfigError(AmoskysError):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from amoskys.collect import CollectWarning
-from amoskys.errors import AmoskysError, HistoryWriteError
+from amoskys.errors import AmoskysError, HistoryError
 from amoskys.model import JobRun, Status, StepRun
 from amoskys.plan import JobInstance
 from amoskys.run.commands import Annotation
@@ -159,9 +159,7 @@ def not_recorded(error: BaseException, run_id: int, exit_code: int) -> BaseExcep
     verdict = "its jobs passed" if exit_code == 0 else f"its jobs gave exit code {exit_code}"
     summary = f"run {run_id} is not fully recorded ({verdict}; see the summary above)"
     if isinstance(error, AmoskysError):
-        return HistoryWriteError(
-            f"{summary}: {error.message}", location=error.location, hint=error.hint
-        )
+        return HistoryError(f"{summary}: {error.message}", location=error.location, hint=error.hint)
     error.add_note(summary)
     return error
 

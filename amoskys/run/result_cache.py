@@ -557,7 +557,11 @@ class CachingExecutor:
         entry = self.index.get(key)
         if entry is None:
             return None
-        found = self.find_job(entry.run, entry.instance)
+        try:
+            found = self.find_job(entry.run, entry.instance)
+        except AmoskysError as err:  # the history cannot be read: nothing to serve from
+            self.warn(inst, f"result cache: cannot look the job up ({err}); it runs")
+            return None
         if found is None or found.status != "success" or found.conclusion != "success":
             if found is None:
                 self.index.forget(key)  # its run was deleted from the history

@@ -30,8 +30,8 @@ from amoskys.store.engine import (
     Database,
     server_database,
     sqlite_database,
+    store_refused,
     transaction,
-    write_refused,
 )
 from amoskys.store.records import (
     ArtifactRecord,
@@ -112,18 +112,22 @@ class Store:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, work: Callable[[sa.Connection], T]) -> T:
-        """One write transaction; a write the database refuses (read-only or removed file,
-        full disk, lost server) is a :class:`HistoryWriteError` that says what and where."""
+        return self._transaction(work, write=True)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        return self._transaction(work, write=False)
+
+    def _transaction(self, work: Callable[[sa.Connection], T], *, write: bool) -> T:
+        """One transaction; what the database refuses for a reason outside Amoskys (a
+        read-only, removed or damaged file, a full disk, a lost server) is a
+        :class:`HistoryError` that says what and where."""
         try:
-            return transaction(self.database, work, write=True)
+            return transaction(self.database, work, write=write)
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
-            refused = write_refused(exc, self.where)
+            refused = store_refused(exc, self.where, write=write)
             if refused is None:
                 raise
             raise refused from exc
-
-    def _read(self, work: Callable[[sa.Connection], T]) -> T:
-        return transaction(self.database, work, write=False)
 
     def write_many(self, changes: Sequence[Callable[[Store], object]]) -> None:
         """Make several writes in one transaction, in order: one commit for many small ones.
@@ -150,7 +154,10 @@ class Store:
         backup_of = sqlite_file if existed else None
         try:
             head = _head_in_files(migrate.MIGRATIONS) if existed or sqlite_file is None else None
-            if head is not None and self._read(_stamped_revision) == head:
+            if (
+                head is not None
+                and transaction(self.database, _stamped_revision, write=False) == head
+            ):
                 return migrate.Migration(head, head)  # current: Alembic is not even imported
             return transaction(
                 self.database,

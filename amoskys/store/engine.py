@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from amoskys.errors import AmoskysError, HistoryWriteError, Location
+from amoskys.errors import AmoskysError, HistoryError, Location
 
 T = TypeVar("T")
 
@@ -172,10 +172,10 @@ def transaction(
         time.sleep(_backoff(attempt))
 
 
-def write_refused(error: BaseException, where: str) -> HistoryWriteError | None:
-    """The user's error for a write the database refused for a reason outside Amoskys (a
-    read-only, removed or damaged file, a full disk, a lost server); None for anything else
-    (a bug of ours, which the crash handler reports)."""
+def store_refused(error: BaseException, where: str, *, write: bool) -> HistoryError | None:
+    """The user's error for a read or write the database refused for a reason outside
+    Amoskys (a read-only, removed or damaged file, a full disk, a lost server); None for
+    anything else (a bug of ours, which the crash handler reports)."""
     original = getattr(error, "orig", None) or error
     first = (str(original).strip().splitlines() or ["unknown error"])[0]
     code = getattr(original, "sqlite_errorcode", None)
@@ -190,8 +190,9 @@ def write_refused(error: BaseException, where: str) -> HistoryWriteError | None:
         hint = "check that the database server is up and accepts writes, then run again"
     if hint is None:
         return None
-    return HistoryWriteError(
-        f"cannot write to the history database: {first}", location=Location(where), hint=hint
+    doing = "write to" if write else "read"
+    return HistoryError(
+        f"cannot {doing} the history database: {first}", location=Location(where), hint=hint
     )
 
 

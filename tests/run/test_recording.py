@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from amoskys_testing import unwritable
 
-from amoskys.errors import HistoryWriteError
+from amoskys.errors import HistoryError
 from amoskys.model import JobRun, Status, StepRun
 from amoskys.plan import JobInstance, plan
 from amoskys.platforms import LocalRunner
@@ -205,11 +205,11 @@ def test_a_read_only_database_is_one_clear_error_after_the_run(
         finish(recorder, inst)  # the jobs go on: nothing raises at them
         recorder.close()
     error = recorder.error
-    assert isinstance(error, HistoryWriteError)
+    assert isinstance(error, HistoryError)
     assert str(database) in str(error) and "readonly" in str(error)
     assert "writable" in (error.hint or "")
     final = not_recorded(error, run_id, 0)
-    assert isinstance(final, HistoryWriteError)
+    assert isinstance(final, HistoryError)
     assert f"run {run_id} is not fully recorded (its jobs passed" in str(final)
     (job,) = store.get_run(run_id).jobs  # what was committed before stays
     assert job.status == "running" and job.steps == ()
@@ -222,7 +222,7 @@ def test_a_database_removed_mid_run_is_one_clear_error(store: Store, tmp_path: P
     store.close()
     finish(recorder, inst)
     recorder.close()
-    assert isinstance(recorder.error, HistoryWriteError)
+    assert isinstance(recorder.error, HistoryError)
     assert "no such table" in str(recorder.error)
     assert "removed or replaced" in (recorder.error.hint or "")
 
@@ -240,7 +240,7 @@ def test_an_exception_in_flight_is_not_replaced_by_a_failed_write(
             raise KeyError("the run's own")
         finally:
             recorder.close()
-    assert isinstance(recorder.error, HistoryWriteError)
+    assert isinstance(recorder.error, HistoryError)
 
 
 def test_an_unexpected_write_failure_stays_a_bug_with_a_note() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from amoskys_testing import git, unwritable
+from amoskys_testing import git, record_test_job, unwritable
 
 from amoskys.cli import cli
 from amoskys.config import load_config
@@ -22,6 +22,9 @@ from amoskys.plan import JobInstance
 from amoskys.run import result_cache
 from amoskys.run.result_cache import (
     KEEP_PER_JOB,
+    CacheSettings,
+    CachingExecutor,
+    Entry,
     KeyInputs,
     Stored,
     blob_digest,
@@ -428,6 +431,40 @@ def test_a_read_only_cache_folder_keeps_the_jobs_conclusions(
     assert ran(log) == ["build", "after 1.0"] * 2
     with open_store(root / ".amoskys") as store:
         assert [store.get_run(n).run.status for n in (1, 2)] == ["success", "success"]
+
+
+def test_a_history_that_cannot_be_read_is_a_miss_and_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with open_store(state) as store:
+        run_id, _ = record_test_job(store, status="success")
+        for path in state.glob("amoskys.db*"):
+            path.unlink()
+        (state / "amoskys.db").write_bytes(b"not SQLite" * 100)
+        store.close()  # the lookup opens the replaced file
+        warnings: list[str] = []
+        settings = CacheSettings(
+            root=tmp_path,
+            state_dir=state,
+            run_number=2,
+            run_dir=state / "runs" / "2",
+            workspace_files=(),
+            environment={},
+            github={},
+            workflows={},
+            job_inputs={},
+        )
+        executor = CachingExecutor(
+            settings,
+            lambda inst, needs, cancel: pytest.fail("not called"),  # type: ignore[arg-type]
+            store.find_job,
+            lambda source, run, key: None,
+            warn=lambda inst, text: warnings.append(text),
+        )
+        executor.index.put("k" * 64, Entry(run=run_id, instance="test", outputs={}))
+        assert executor._serve(_instance(), "k" * 64) is None
+    assert len(warnings) == 1
+    assert warnings[0].startswith("result cache: cannot look the job up (")
+    assert "cannot read the history database: file is not a database" in warnings[0]
 
 
 def test_a_job_definition_is_built_once_per_job(

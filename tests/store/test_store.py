@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from amoskys.errors import AmoskysError, HistoryWriteError
+from amoskys.errors import AmoskysError, HistoryError
 from amoskys.gates import GatesConfig, TestSummary, evaluate
 from amoskys.report import html as report_html
 from amoskys.store import engine as store_engine
@@ -286,11 +286,23 @@ def test_a_write_the_file_refuses_is_a_history_write_error(state_dir: Path) -> N
             path.unlink()
         state_dir.joinpath("amoskys.db").write_bytes(b"this is not SQLite" * 100)
         store.close()  # the next write opens the replaced file
-        with pytest.raises(HistoryWriteError) as caught:
+        with pytest.raises(HistoryError) as caught:
             new_run(store)
     assert str(caught.value).startswith(f"{state_dir / 'amoskys.db'}: cannot write to the ")
     assert "file is not a database" in str(caught.value)
     assert caught.value.hint == "move the file away; Amoskys will start a new history"
+
+
+def test_a_read_the_file_refuses_is_a_history_error(state_dir: Path) -> None:
+    with open_store(state_dir) as store:
+        run_id = new_run(store)
+        for path in state_dir.glob("amoskys.db*"):
+            path.unlink()
+        state_dir.joinpath("amoskys.db").write_bytes(b"this is not SQLite" * 100)
+        store.close()
+        with pytest.raises(HistoryError) as caught:
+            store.find_job(run_id, "test")
+    assert "cannot read the history database: file is not a database" in str(caught.value)
 
 
 def test_a_bug_in_a_write_is_not_dressed_as_the_users_error(store: Store) -> None:
