@@ -24,7 +24,7 @@ from rich.console import Console
 from amoskys.collect.flakiness import parse_flaky
 from amoskys.config import Config
 from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
-from amoskys.errors import AmoskysError, HistoryError, Location, Problem, ProblemsError
+from amoskys.errors import AmoskysError, Location, Problem, ProblemsError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance, Plan
 from amoskys.run.engine import Scheduler
@@ -312,7 +312,7 @@ def _execute_recorded(
     if lost is None:
         try:
             store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
-        except HistoryError as err:
+        except AmoskysError as err:  # the database refused it, or stayed locked too long
             lost = err
     console.print(summary_table(instances, results))
     console.print(f"run {run_id}: logs in {settings.logs_dir}; `amoskys runs show {run_id}`")

@@ -205,7 +205,7 @@ class RunRecorder:
             return inst.key in self._started
 
     def flush(self) -> None:
-        """Wait until every write so far is in the store."""
+        """Wait until every write so far is in the store (or one failed: :attr:`error`)."""
         self._writer.flush()
 
     def copy_job_results(self, source_job_run_id: int, run_id: int, key: str) -> None:
