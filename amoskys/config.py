@@ -5,11 +5,11 @@ Read once at the edge; everything downstream gets the frozen :class:`Config`.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from amoskys.config_section import PYPROJECT, read_tool_table
 from amoskys.errors import ConfigError, Location
 
 
@@ -37,19 +37,10 @@ def _string_list(value: Any, where: Location, key: str) -> tuple[str, ...]:
 
 def load_config(root: Path) -> Config:
     """Read ``[tool.amoskys]`` from ``root/pyproject.toml``; defaults when absent."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
+    if not (root / PYPROJECT).is_file():
         return Config()
-    where = Location(str(path.name))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"pyproject.toml is not valid TOML: {err}", location=where) from None
-    except UnicodeDecodeError:
-        raise ConfigError("pyproject.toml is not UTF-8 text", location=where) from None
-    section = data.get("tool", {}).get("amoskys", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[tool.amoskys] must be a table", location=where)
+    where = Location(PYPROJECT)
+    section = read_tool_table(root)
     labels: tuple[str, ...] = ()
     runners = section.get("runners", {})
     if isinstance(runners, dict):

@@ -111,5 +111,10 @@ class ExpressionError(AmoskysError):
         self.expression = expression
 
 
+class HistoryError(AmoskysError):
+    """The history database refused a read or a write for a reason outside Amoskys: a
+    read-only, removed or damaged file, a full disk, an I/O error, a lost server."""
+
+
 class ConfigError(AmoskysError):
     """Bad configuration in ``[tool.amoskys]`` or on the command line."""

@@ -392,8 +392,20 @@ def stats_command(since: str, workflow: str | None, as_json: bool) -> int:
     is_flag=True,
     help="Also drop the cached job environments (setup-python rebuilds them on the next run).",
 )
-def gc_command(keep_days: int, keep_runs: int, env_cache: bool) -> int:
-    """Delete old runs' logs, workspaces and artifacts; keep the rows metrics come from."""
+@click.option(
+    "--keep-results",
+    type=click.IntRange(0),
+    default=None,
+    help="Result-cache entries kept per job instance, newest first [default: 5] (those of "
+    "runs no longer in the history always go).",
+)
+def gc_command(keep_days: int, keep_runs: int, env_cache: bool, keep_results: int | None) -> int:
+    """Delete old runs' logs, workspaces and artifacts; keep the rows metrics come from.
+    Prune the result cache."""
+    from amoskys.run.result_cache import KEEP_PER_JOB, ResultIndex
+
+    if keep_results is None:
+        keep_results = KEEP_PER_JOB
     with opened_store() as (store, folder):
         if env_cache:
             from amoskys.run.cache_store import project_store
@@ -416,7 +428,9 @@ def gc_command(keep_days: int, keep_runs: int, env_cache: bool) -> int:
                     freed += _size(leftover)
                     shutil.rmtree(leftover, ignore_errors=True)
         store.forget_details([run_id for run_id, _ in old])
+        pruned = ResultIndex(folder).prune(store.run_starts, keep_results)
     click.echo(f"removed the logs and artifacts of {len(old)} run(s), {freed / 1e6:.1f} MB")
+    click.echo(f"pruned {pruned} result-cache entr{'y' if pruned == 1 else 'ies'}")
     return 0
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess  # nosec B404 - tests drive real git
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
+
+import pytest
 
 if TYPE_CHECKING:
     from amoskys.store.db import Store
@@ -61,3 +64,25 @@ def record_test_job(store: Store, *, status: str, sha: str = "abc") -> tuple[int
         finished=now,
     )
     return run_id, job
+
+
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """``path`` (a file or a folder) read-only: by its mode, and for root, whom modes do not
+    stop, immutable (``chattr +i``; the test is skipped where that does not work)."""
+    mode = path.stat().st_mode & 0o7777
+    os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    immutable = os.geteuid() == 0
+    if immutable:
+        done = subprocess.run(  # nosec B603 B607
+            ["chattr", "+i", str(path)], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            os.chmod(path, mode)
+            pytest.skip("running as root, and chattr +i does not work here")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)  # nosec B603 B607
+        os.chmod(path, mode)

@@ -6,12 +6,12 @@ Defaults follow the seed: Black, isort and flake8 over the package and the tests
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amoskys.collect.flakiness import FlakyConfig, parse_flaky
+from amoskys.config_section import PYPROJECT, read_tool_table
 from amoskys.errors import ConfigError, Location
 from amoskys.gates import GatesConfig, parse_gates
 from amoskys.run.transient import RetryConfig, parse_retry
@@ -63,17 +63,8 @@ def _strings(section: dict[str, Any], key: str, where: Location) -> tuple[str, .
 
 def load_settings(root: Path) -> CheckSettings:
     """Read ``pyproject.toml``; bad values are configuration errors (exit 2)."""
-    data: dict[str, Any] = {}
-    pyproject = root / "pyproject.toml"
-    where = Location("pyproject.toml")
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"pyproject.toml is not valid TOML: {err}", location=where) from None
-    section = data.get("tool", {}).get("amoskys", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[tool.amoskys] must be a table", location=where)
+    where = Location(PYPROJECT)
+    section = read_tool_table(root)
     packages = _strings(section, "packages", where) or detect_packages(root)
     tests = _strings(section, "tests", where) or tuple(
         name for name in ("tests", "test") if (root / name).is_dir()

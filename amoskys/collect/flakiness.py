@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from amoskys.errors import ConfigError, Location
+from amoskys.config_section import section
+from amoskys.errors import Location
 
 HALF_LIFE = 10.0
 """A run this many runs older than the newest counts half."""
@@ -122,54 +123,36 @@ FLAKY_KEYS = ("reruns", "quarantine", "threshold", "history")
 MAX_RERUNS = 10  # the probe's own bound too
 
 
-def parse_flaky(section: Any, where: Location) -> FlakyConfig:
+def parse_flaky(value: Any, where: Location) -> FlakyConfig:
     """``[tool.amoskys.flaky]`` into a :class:`FlakyConfig`; a bad value is a ConfigError."""
-    if section is None:
-        return FlakyConfig()
-    if not isinstance(section, dict):
-        raise ConfigError(
-            "tool.amoskys.flaky must be a table",
-            location=where,
-            hint="write [tool.amoskys.flaky] with reruns = 2, quarantine = false",
-        )
-    unknown = sorted(set(section) - set(FLAKY_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) in tool.amoskys.flaky: {', '.join(unknown)}",
-            location=where,
-            hint="known: " + ", ".join(FLAKY_KEYS),
-        )
+    table = section(
+        value,
+        "flaky",
+        where,
+        keys=FLAKY_KEYS,
+        hint="write [tool.amoskys.flaky] with reruns = 2, quarantine = false",
+    )
     defaults = FlakyConfig()
-    reruns = section.get("reruns", defaults.reruns)
-    if isinstance(reruns, bool) or not isinstance(reruns, int) or not 0 <= reruns <= MAX_RERUNS:
-        raise ConfigError(
-            f"tool.amoskys.flaky.reruns must be a whole number from 0 to {MAX_RERUNS}, "
-            f"got {reruns!r}",
-            location=where,
+    return FlakyConfig(
+        reruns=table.whole(
+            "reruns",
+            defaults.reruns,
+            valid=lambda n: 0 <= n <= MAX_RERUNS,
+            what=f"a whole number from 0 to {MAX_RERUNS}",
             hint="e.g. reruns = 2 (0 turns re-runs off)",
-        )
-    quarantine = section.get("quarantine", defaults.quarantine)
-    if not isinstance(quarantine, bool):
-        raise ConfigError(
-            f"tool.amoskys.flaky.quarantine must be true or false, got {quarantine!r}",
-            location=where,
-        )
-    threshold = section.get("threshold", defaults.threshold)
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not 0 <= threshold < 1
-    ):
-        raise ConfigError(
-            f"tool.amoskys.flaky.threshold must be a score from 0 to below 1, got {threshold!r}",
-            location=where,
+        ),
+        quarantine=table.flag("quarantine", defaults.quarantine),
+        threshold=table.number(
+            "threshold",
+            defaults.threshold,
+            valid=lambda x: 0 <= x < 1,
+            what="a score from 0 to below 1",
             hint="a test whose flakiness score is above it is flagged; 0 flags any evidence",
-        )
-    history = section.get("history", defaults.history)
-    if isinstance(history, bool) or not isinstance(history, int) or not 2 <= history <= 10_000:
-        raise ConfigError(
-            f"tool.amoskys.flaky.history must be a number of runs from 2 to 10000, "
-            f"got {history!r}",
-            location=where,
-        )
-    return FlakyConfig(reruns, quarantine, float(threshold), history)
+        ),
+        history=table.whole(
+            "history",
+            defaults.history,
+            valid=lambda n: 2 <= n <= 10_000,
+            what="a number of runs from 2 to 10000",
+        ),
+    )

@@ -282,9 +282,11 @@ def _tests_lines(stats: Stats, width: int) -> list[str]:
     rate = stats.test_pass_rate
     if rate is None:
         rate = stats.tests_passed / stats.tests_total
+    flaky = f", {stats.tests_flaky} flaky (passed on a re-run)" if stats.tests_flaky else ""
     lines.append(
         _label_row(
-            "Tests", f"{stats.tests_passed} of {stats.tests_total} passed ({_percent(rate)})"
+            "Tests",
+            f"{stats.tests_passed} of {stats.tests_total} passed{flaky} ({_percent(rate)})",
         )
     )
     if stats.slowest_tests:
@@ -364,7 +366,8 @@ def stats_json(stats: Stats) -> dict[str, Any]:
 
     Keys: ``schema``, ``since``, ``runs``, ``success_rate``, ``median_duration``,
     ``p95_duration``, ``jobs`` (``name``, ``runs``, ``success_rate``, ``median_duration``,
-    ``p95_duration``), ``tests`` (``total``, ``passed``, ``pass_rate``), ``slowest_tests``
+    ``p95_duration``), ``tests`` (``total``, ``passed``, ``flaky``, ``pass_rate``: passed and
+    flaky over those not skipped), ``slowest_tests``
     (``test_id``, ``median_duration``), ``coverage_trend`` (``started``, ``line``),
     ``success_by_day`` (``day``, ``success_rate``; empty without per-run results), ``extra``.
     """
@@ -391,6 +394,7 @@ def stats_json(stats: Stats) -> dict[str, Any]:
         "tests": {
             "total": stats.tests_total,
             "passed": stats.tests_passed,
+            "flaky": stats.tests_flaky,
             "pass_rate": _finite(pass_rate),
         },
         "slowest_tests": [

@@ -33,7 +33,7 @@ from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
-from amoskys.run.recording import RunRecorder
+from amoskys.run.recording import RunRecorder, not_recorded
 from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.transient import parse_retry
 from amoskys.run.workspace import STATE_DIR_NAME, ensure_state_dir, list_workspace_files
@@ -326,6 +326,7 @@ def _execute_recorded(
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,
         recorder.copy_job_results,
+        warn=lambda inst, text: recorder.step_line(inst, "cache", f"warning: {text}"),
     )
     cancel = threading.Event()
     max_jobs = options.max_jobs or os.cpu_count() or 2
@@ -340,15 +341,22 @@ def _execute_recorded(
         try:
             results = scheduler.run(cancel)
         finally:
-            recorder.close()
+            recorder.close()  # never raises: a failed write is recorder.error
     code = exit_code(results.values(), strict_platforms=options.strict_platforms)
     if signals.received:
         code = EXIT_INTERRUPTED
-    store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
+    lost = recorder.error  # if set, the run stays unfinished: the next start interrupts it
+    if lost is None:
+        try:
+            store.finish_run(run_number, status=RUN_STATUS[code], finished=time.time())
+        except AmoskysError as err:  # the database refused it, or stayed locked too long
+            lost = err
     console.print(summary_table(instances, results))
     for line in selection.lines if selection is not None else ():
         console.print(f"test selection: {line}", markup=False, highlight=False)
     console.print(f"run {run_id}: logs in {settings.logs_dir}; `amoskys runs show {run_id}`")
+    if lost is not None:
+        raise not_recorded(lost, run_number, code)
     return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
 
 

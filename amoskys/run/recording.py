@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from amoskys.collect import CollectWarning
+from amoskys.errors import AmoskysError, HistoryError
 from amoskys.model import JobRun, Status, StepRun
 from amoskys.plan import JobInstance
 from amoskys.run.commands import Annotation
@@ -60,18 +61,27 @@ class GroupCommit:
     """A thread that makes the recorder's writes in order, many to a transaction.
 
     Callers queue a change and go on; the thread commits everything queued in one transaction
-    (:meth:`Store.write_many`) at most ``interval`` seconds after the oldest of it was
-    queued, then the next lot. A killed run therefore loses at most the changes of its last
-    ``interval`` (plus one commit's time), never what was committed. A failed write is raised
-    to the next caller and by :meth:`close`; later changes are dropped.
+    (:meth:`Store.write_many`) at most ``interval`` seconds (by ``clock``) after the oldest of
+    it was queued, then the next lot. A killed run therefore loses at most the changes of its
+    last ``interval`` (plus one commit's time), never what was committed.
+
+    A failed write stops the recording, not the run: it is kept in :attr:`error`, and what
+    is queued then or later is dropped. Nothing here raises it (a caller's own exception in
+    flight must not be replaced); the run reports it once it is over.
     """
 
-    def __init__(self, store: Store, interval: float = COMMIT_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interval: float = COMMIT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._interval = interval
+        self._clock = clock
         self._wake = threading.Condition()
         self._queue: list[Callable[[Store], object]] = []
-        self._oldest = 0.0  # monotonic time the oldest queued change came
+        self._oldest = 0.0  # clock time the oldest queued change came
         self._flushing = 0
         self._closed = False
         self._busy = False
@@ -79,20 +89,27 @@ class GroupCommit:
         self._thread = threading.Thread(target=self._loop, name="amoskys-recorder", daemon=True)
         self._thread.start()
 
-    def put(self, change: Callable[[Store], object]) -> None:
-        """Queue ``change`` (it calls methods of the store it is given)."""
+    @property
+    def error(self) -> BaseException | None:
+        """The first write that failed; None while every write has been made."""
         with self._wake:
-            if self._error is not None:
-                raise self._error
+            return self._error
+
+    def put(self, change: Callable[[Store], object]) -> None:
+        """Queue ``change`` (it calls methods of the store it is given); dropped once a write
+        has failed."""
+        with self._wake:
             if self._closed:
                 raise RuntimeError("the run recorder is closed")
+            if self._error is not None:
+                return
             if not self._queue:
-                self._oldest = time.monotonic()
+                self._oldest = self._clock()
                 self._wake.notify()
             self._queue.append(change)
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed (or has failed)."""
+        """Wait until everything queued so far is committed (or a write has failed)."""
         with self._wake:
             self._flushing += 1
             self._wake.notify_all()
@@ -101,17 +118,13 @@ class GroupCommit:
                     self._wake.wait()
             finally:
                 self._flushing -= 1
-            if self._error is not None:
-                raise self._error
 
     def close(self) -> None:
-        """Commit what is queued, stop the thread; raise the error of a failed write."""
+        """Commit what is queued and stop the thread; see :attr:`error` for how it went."""
         with self._wake:
             self._closed = True
             self._wake.notify_all()
         self._thread.join()
-        if self._error is not None:
-            raise self._error
 
     def _loop(self) -> None:
         while True:
@@ -122,21 +135,33 @@ class GroupCommit:
                     if not self._queue:
                         self._wake.wait()
                         continue
-                    due = self._oldest + self._interval - time.monotonic()
+                    due = self._oldest + self._interval - self._clock()
                     if due <= 0:
                         break
-                    self._wake.wait(due)
+                    self._wake.wait(min(due, self._interval))
                 batch, self._queue = self._queue, []
                 self._busy = True
             try:
                 self._store.write_many(batch)
-            except BaseException as exc:  # handed to the run's own thread
+            except BaseException as exc:  # noqa: BLE001 - the run reports it when it is over
                 with self._wake:
                     self._error = exc
                     self._queue = []
             with self._wake:
                 self._busy = False
                 self._wake.notify_all()
+
+
+def not_recorded(error: BaseException, run_id: int, exit_code: int) -> BaseException:
+    """What to raise when run ``run_id``, whose jobs gave ``exit_code``, could not be fully
+    written to the history: the store's own refusal (disk full, read-only or removed file,
+    a lock held too long) as one clear error, anything else as the bug it is."""
+    verdict = "its jobs passed" if exit_code == 0 else f"its jobs gave exit code {exit_code}"
+    summary = f"run {run_id} is not fully recorded ({verdict}; see the summary above)"
+    if isinstance(error, AmoskysError):
+        return HistoryError(f"{summary}: {error.message}", location=error.location, hint=error.hint)
+    error.add_note(summary)
+    return error
 
 
 class RunRecorder:
@@ -146,7 +171,14 @@ class RunRecorder:
     a run of many short steps commits many of them at a time. :meth:`close` commits the rest.
     """
 
-    def __init__(self, store: Store, run_id: int, state_dir: Path, view: ViewReporter) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        state_dir: Path,
+        view: ViewReporter,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.state_dir = state_dir
@@ -158,7 +190,7 @@ class RunRecorder:
         # Filled and read by the writer thread only, in the order of the queued changes:
         self._jobs: dict[str, int] = {}
         self._steps: dict[tuple[str, int], int] = {}
-        self._writer = GroupCommit(store)
+        self._writer = GroupCommit(store, clock=clock)
 
     def _relative(self, path: Path | None) -> str | None:
         if path is None:
@@ -173,7 +205,7 @@ class RunRecorder:
             return inst.key in self._started
 
     def flush(self) -> None:
-        """Wait until every write so far is in the store."""
+        """Wait until every write so far is in the store (or one failed: :attr:`error`)."""
         self._writer.flush()
 
     def copy_job_results(self, source_job_run_id: int, run_id: int, key: str) -> None:
@@ -340,8 +372,14 @@ class RunRecorder:
 
         self._writer.put(change)
 
+    @property
+    def error(self) -> BaseException | None:
+        """The write that failed (the run is then not fully recorded), or None."""
+        return self._writer.error
+
     def close(self) -> None:
-        """Commit every write still queued, then close the view."""
+        """Commit every write still queued, then close the view. Never raises a failed
+        write (see :attr:`error`): an exception already in flight goes on unchanged."""
         try:
             self._writer.close()
         finally:

@@ -103,11 +103,27 @@ def definition(inst: JobInstance, workflow: Workflow | None) -> dict[str, Any]:
     }
 
 
-def cache_blocker(inst: JobInstance, workflow: Workflow | None) -> str | None:
+@dataclass(frozen=True)
+class Defined:
+    """An instance's :func:`definition` and its canonical JSON text, made once per job: the
+    blocker, the key and the ``github`` view all read them."""
+
+    value: Mapping[str, Any]
+    text: str
+
+    @classmethod
+    def of(cls, inst: JobInstance, workflow: Workflow | None) -> Defined:
+        value = definition(inst, workflow)
+        return cls(value, json.dumps(value, sort_keys=True))
+
+
+def cache_blocker(
+    inst: JobInstance, workflow: Workflow | None, defined: Defined | None = None
+) -> str | None:
     """Why ``inst`` must always run (never cached, never served), or None."""
     if inst.job.environment is not None:
         return "it deploys to an environment"
-    text = json.dumps(definition(inst, workflow), sort_keys=True)
+    text = (defined or Defined.of(inst, workflow)).text
     if _SECRETS.search(text):
         return "it uses secrets"
     if any(
@@ -324,8 +340,8 @@ class ResultIndex:
     def get(self, key: str) -> Entry | None:
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                return None
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                return None  # damaged, or from another format: a miss
             outputs = data["outputs"]
             if not isinstance(outputs, dict):
                 return None
@@ -342,14 +358,83 @@ class ResultIndex:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        temp.write_text(json.dumps(entry.to_json(), sort_keys=True), encoding="utf-8")
-        os.replace(temp, path)
+        try:
+            temp.write_text(json.dumps(entry.to_json(), sort_keys=True), encoding="utf-8")
+            os.replace(temp, path)
+        except OSError:
+            temp.unlink(missing_ok=True)  # no half-written leftovers (a full disk)
+            raise
 
     def forget(self, key: str) -> None:
         try:
             self._path(key).unlink()
         except OSError:
             pass
+
+    def stored(self) -> list[Stored]:
+        """Every entry file, read for :func:`to_prune` (a damaged one has ``run`` None)."""
+        found: list[Stored] = []
+        for path in sorted(self.folder.glob("*/*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                found.append(
+                    Stored(path, int(data["run"]), str(data["instance"]), float(data["created"]))
+                )
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                found.append(Stored(path, None, "", 0.0))
+        return found
+
+    def prune(self, run_starts: Callable[[Sequence[int]], Mapping[int, float]], keep: int) -> int:
+        """Delete the entries :func:`to_prune` picks (``run_starts``: the store's
+        :meth:`~amoskys.store.db.Store.run_starts`); how many went."""
+        stored = self.stored()
+        runs = run_starts([s.run for s in stored if s.run is not None])
+        removed = 0
+        for path in to_prune(stored, runs, keep):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                continue
+            try:
+                path.parent.rmdir()  # only when it was the folder's last entry
+            except OSError:
+                pass
+        return removed
+
+
+KEEP_PER_JOB = 5
+"""Entries ``amoskys gc`` keeps per job instance, newest first: each is one state of the job's
+inputs, and a few cover going back and forth between branches or undoing an edit; older
+states are rarely met again, and every entry is a file to list."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An index file as found on disk: whose result it holds and since when."""
+
+    path: Path
+    run: int | None  # None: the file is damaged
+    instance: str
+    created: float
+
+
+def to_prune(stored: Sequence[Stored], run_starts: Mapping[int, float], keep: int) -> list[Path]:
+    """The entries to delete: damaged ones; those whose run is gone from the history, or
+    whose run id now names a run that started after the entry was made (a history started
+    anew); and all but the newest ``keep`` of each job instance."""
+    doomed: list[Path] = []
+    live: dict[str, list[Stored]] = {}
+    for entry in stored:
+        started = run_starts.get(entry.run) if entry.run is not None else None
+        if started is None or started > entry.created:
+            doomed.append(entry.path)
+        else:
+            live.setdefault(entry.instance, []).append(entry)
+    for entries in live.values():
+        entries.sort(key=lambda e: (e.created, e.run or 0), reverse=True)
+        doomed.extend(e.path for e in entries[max(0, keep) :])
+    return sorted(doomed)
 
 
 # -- the executor ------------------------------------------------------------------------
@@ -383,11 +468,13 @@ class CachingExecutor:
         inner: JobExecutor,
         find_job: Callable[[int, str], FinishedJob | None],
         copy_results: Callable[[int, int, str], None],
+        warn: Callable[[JobInstance, str], None] = lambda inst, text: None,
     ) -> None:
         self.settings = settings
         self.inner = inner
         self.find_job = find_job
         self.copy_results = copy_results
+        self.warn = warn  # the cache's own troubles, shown with the job
         self.index = ResultIndex(settings.state_dir)
         self._lock = threading.Lock()
         self._digests: dict[str, str] | None = None
@@ -401,10 +488,11 @@ class CachingExecutor:
                 self._digests = file_digests(self.settings.root, self.settings.workspace_files)
             return self._digests
 
-    def key_of(self, inst: JobInstance, needs: Mapping[str, Any]) -> str:
-        workflow = self.settings.workflows.get(inst.workflow)
-        defined = definition(inst, workflow)
-        text = json.dumps(defined, sort_keys=True)
+    def key_of(
+        self, inst: JobInstance, needs: Mapping[str, Any], defined: Defined | None = None
+    ) -> str:
+        if defined is None:
+            defined = Defined.of(inst, self.settings.workflows.get(inst.workflow))
         with self._lock:
             origins = {k: self._origins.get(k, (None, 0)) for k in inst.needs_keys}
         patterns = self.settings.job_inputs.get(inst.job_id)
@@ -414,11 +502,11 @@ class CachingExecutor:
         specs = setup_python_specs(inst, self.settings.root)
         return input_key(
             KeyInputs(
-                definition=defined,
+                definition=defined.value,
                 needs={"context": canonical(needs), "origins": origins},
                 interpreters=describe_interpreters(specs, self.settings.environment),
                 environment=self.settings.environment,
-                github=github_view(self.settings.github, text),
+                github=github_view(self.settings.github, defined.text),
                 files=files,
                 extra={
                     **self.settings.extra,
@@ -431,14 +519,19 @@ class CachingExecutor:
     def __call__(
         self, inst: JobInstance, needs: Mapping[str, Any], cancel: threading.Event, /
     ) -> JobRun:
+        """Serve ``inst`` from the index, or run it and remember a success. The cache's own
+        troubles (an unreadable index, a folder it cannot write) never decide a job: a
+        failed lookup is a miss, a failed save a warning."""
         run = self.settings.run_number
-        if cache_blocker(inst, self.settings.workflows.get(inst.workflow)) is not None:
-            result = self.inner(inst, needs, cancel)
-            with self._lock:
-                self._origins[inst.key] = (None, run)
-            return result
-        key = self.key_of(inst, needs)
-        if self.settings.serve:
+        workflow = self.settings.workflows.get(inst.workflow)
+        defined = Defined.of(inst, workflow)
+        key: str | None = None
+        if cache_blocker(inst, workflow, defined) is None:
+            try:
+                key = self.key_of(inst, needs, defined)
+            except (OSError, AmoskysError) as err:
+                self.warn(inst, f"result cache: cannot compute the job's key ({err}); it runs")
+        if key is not None and self.settings.serve:
             served = self._serve(inst, key)
             if served is not None:
                 return served
@@ -446,27 +539,39 @@ class CachingExecutor:
         with self._lock:
             self._origins[inst.key] = (key, run)
         if (
-            result.status is Status.SUCCESS
+            key is not None
+            and result.status is Status.SUCCESS
             and result.conclusion is Status.SUCCESS
             and not cancel.is_set()
         ):
-            self.index.put(
-                key,
-                Entry(run=run, instance=inst.key, outputs=result.outputs, duration=result.duration),
+            entry = Entry(
+                run=run, instance=inst.key, outputs=result.outputs, duration=result.duration
             )
+            try:
+                self.index.put(key, entry)
+            except OSError as err:
+                self.warn(inst, f"result cache: cannot save the job's result ({_why(err)})")
         return result
 
     def _serve(self, inst: JobInstance, key: str) -> JobRun | None:
         entry = self.index.get(key)
         if entry is None:
             return None
-        found = self.find_job(entry.run, entry.instance)
+        try:
+            found = self.find_job(entry.run, entry.instance)
+        except AmoskysError as err:  # the history cannot be read: nothing to serve from
+            self.warn(inst, f"result cache: cannot look the job up ({err}); it runs")
+            return None
         if found is None or found.status != "success" or found.conclusion != "success":
             if found is None:
                 self.index.forget(key)  # its run was deleted from the history
             return None
         started = time.time()
-        self._copy_summary(inst, found)
+        try:
+            self._copy_summary(inst, found)
+        except OSError as err:
+            self.warn(inst, f"result cache: cannot copy the job's summary ({_why(err)}); it runs")
+            return None
         self.copy_results(found.id, self.settings.run_number, inst.key)
         with self._lock:
             self._origins[inst.key] = (key, entry.run)
@@ -493,6 +598,13 @@ class CachingExecutor:
             target = self.settings.run_dir / "summaries" / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+
+
+def _why(err: OSError) -> str:
+    """``strerror: file`` of an OSError, without Python's ``[Errno n]``."""
+    if err.strerror and err.filename:
+        return f"{err.strerror}: {err.filename}"
+    return err.strerror or str(err)
 
 
 def served_from_cache(result: JobRun) -> bool:

@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from amoskys.errors import ConfigError, Location
+from amoskys.config_section import section
+from amoskys.errors import Location
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("connection reset", re.compile(r"connection reset|ConnectionResetError|ECONNRESET", re.I)),
@@ -126,40 +127,29 @@ def retry_note(step: str, attempt: int, config: RetryConfig, why: Transient) -> 
     )
 
 
-def parse_retry(section: Any, where: Location) -> RetryConfig:
+def parse_retry(value: Any, where: Location) -> RetryConfig:
     """``[tool.amoskys.retry]`` into a :class:`RetryConfig`; a bad value is a ConfigError."""
-    if section is None:
-        return RetryConfig()
-    if not isinstance(section, dict):
-        raise ConfigError(
-            "tool.amoskys.retry must be a table",
-            location=where,
-            hint="write [tool.amoskys.retry] with attempts = 2, backoff = 2.0",
-        )
-    unknown = sorted(set(section) - set(RETRY_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) in tool.amoskys.retry: {', '.join(unknown)}",
-            location=where,
-            hint="known: " + ", ".join(RETRY_KEYS),
-        )
+    table = section(
+        value,
+        "retry",
+        where,
+        keys=RETRY_KEYS,
+        hint="write [tool.amoskys.retry] with attempts = 2, backoff = 2.0",
+    )
     defaults = RetryConfig()
-    attempts = section.get("attempts", defaults.attempts)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts <= 10:
-        raise ConfigError(
-            f"tool.amoskys.retry.attempts must be a whole number from 0 to 10, got {attempts!r}",
-            location=where,
+    return RetryConfig(
+        attempts=table.whole(
+            "attempts",
+            defaults.attempts,
+            valid=lambda n: 0 <= n <= 10,
+            what="a whole number from 0 to 10",
             hint="retries after the first attempt; 0 turns retrying off",
-        )
-    backoff = section.get("backoff", defaults.backoff)
-    if (
-        isinstance(backoff, bool)
-        or not isinstance(backoff, (int, float))
-        or not 0 <= backoff <= 600
-    ):
-        raise ConfigError(
-            f"tool.amoskys.retry.backoff must be seconds from 0 to 600, got {backoff!r}",
-            location=where,
+        ),
+        backoff=table.number(
+            "backoff",
+            defaults.backoff,
+            valid=lambda x: 0 <= x <= 600,
+            what="seconds from 0 to 600",
             hint="the wait before the first retry, doubled before each next one, e.g. 2.0",
-        )
-    return RetryConfig(attempts=attempts, backoff=float(backoff))
+        ),
+    )

@@ -21,13 +21,13 @@ glob declares it. Globs are root-relative POSIX paths; ``**`` spans folders and 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from amoskys.checks.settings import detect_packages
-from amoskys.errors import ConfigError, Location
+from amoskys.config_section import PYPROJECT, Section, read_tool_table, section
+from amoskys.errors import Location
 from amoskys.select.selection import SelectSettings
 
 KEYS = ("enabled", "data", "packages", "tests", "run-all", "module-level")
@@ -42,19 +42,10 @@ class SelectConfig:
     settings: SelectSettings
 
 
-def _globs(section: dict[str, Any], key: str, where: Location) -> tuple[str, ...] | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(
-            f"tool.amoskys.select.{key} must be a list of paths or globs, got {value!r}",
-            location=where,
-            hint=f'write {key} = ["src/pkg/data/**"]',
-        )
-    return tuple(v.strip() for v in value)
+def _globs(table: Section, key: str) -> tuple[str, ...] | None:
+    return table.strings(
+        key, what="a list of paths or globs", hint=f'write {key} = ["src/pkg/data/**"]'
+    )
 
 
 def default_tests(root: Path) -> tuple[str, ...]:
@@ -63,49 +54,36 @@ def default_tests(root: Path) -> tuple[str, ...]:
     return tuple(name for name in ("tests", "test") if (root / name).is_dir())
 
 
-def parse_select_section(section: Any, root: Path, where: Location) -> SelectConfig:
+def parse_select_section(value: Any, root: Path, where: Location) -> SelectConfig:
     """Validate a ``[tool.amoskys.select]`` table (already parsed) into :class:`SelectConfig`."""
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ConfigError(
-            "[tool.amoskys.select] must be a table",
-            location=where,
-            hint="write [tool.amoskys.select] with enabled = true and data = [...]",
-        )
-    unknown = sorted(set(section) - set(KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key tool.amoskys.select.{unknown[0]}",
-            location=where,
-            hint="the keys are " + ", ".join(KEYS),
-        )
-    enabled = section.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise ConfigError(
-            f"tool.amoskys.select.enabled must be true or false, got {enabled!r}",
-            location=where,
-            hint="write enabled = true",
-        )
-    module_level = section.get("module-level", "module")
-    if module_level not in MODULE_LEVEL:
-        raise ConfigError(
-            f"tool.amoskys.select.module-level must be one of {', '.join(MODULE_LEVEL)},"
-            f" got {module_level!r}",
-            location=where,
-            hint='write module-level = "module" (every test of the file) or "names"',
-        )
-    packages = _globs(section, "packages", where) or detect_packages(root) or (".",)
-    tests = _globs(section, "tests", where)
+    table = section(
+        value,
+        "select",
+        where,
+        keys=KEYS,
+        hint="write [tool.amoskys.select] with enabled = true and data = [...]",
+        not_table="[{title}] must be a table",
+        unknown="unknown key {title}.{first}",
+        known="the keys are {keys}",
+    )
+    enabled = table.flag("enabled", False, hint="write enabled = true")
+    module_level = table.choice(
+        "module-level",
+        "module",
+        MODULE_LEVEL,
+        hint='write module-level = "module" (every test of the file) or "names"',
+    )
+    packages = _globs(table, "packages") or detect_packages(root) or (".",)
+    tests = _globs(table, "tests")
     if tests is None:
         tests = default_tests(root)
     return SelectConfig(
         enabled=enabled,
         settings=SelectSettings(
-            data_globs=_globs(section, "data", where) or (),
+            data_globs=_globs(table, "data") or (),
             package_paths=packages,
             test_paths=tests,
-            extra_run_all_globs=_globs(section, "run-all", where) or (),
+            extra_run_all_globs=_globs(table, "run-all") or (),
             module_level=module_level,
         ),
     )
@@ -113,18 +91,5 @@ def parse_select_section(section: Any, root: Path, where: Location) -> SelectCon
 
 def load_select_config(root: Path) -> SelectConfig:
     """Read ``[tool.amoskys.select]`` from ``root/pyproject.toml``; defaults when absent."""
-    path = root / "pyproject.toml"
-    where = Location("pyproject.toml")
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"pyproject.toml is not valid TOML: {err}", location=where) from None
-        except UnicodeDecodeError:
-            raise ConfigError("pyproject.toml is not UTF-8 text", location=where) from None
-    tool = data.get("tool", {})
-    amoskys = tool.get("amoskys", {}) if isinstance(tool, dict) else {}
-    if not isinstance(amoskys, dict):
-        raise ConfigError("[tool.amoskys] must be a table", location=where)
-    return parse_select_section(amoskys.get("select"), root, where)
+    amoskys = read_tool_table(root)
+    return parse_select_section(amoskys.get("select"), root, Location(PYPROJECT))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,13 @@ from amoskys.collect.flakiness import Flakiness
 from amoskys.collect.flakiness import scores as flakiness_scores
 from amoskys.errors import AmoskysError
 from amoskys.store import migrate, reads, stats, testmaps, writes
-from amoskys.store.engine import Database, server_database, sqlite_database, transaction
+from amoskys.store.engine import (
+    Database,
+    server_database,
+    sqlite_database,
+    store_refused,
+    transaction,
+)
 from amoskys.store.records import (
     ArtifactRecord,
     Metric,
@@ -105,10 +112,22 @@ class Store:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, work: Callable[[sa.Connection], T]) -> T:
-        return transaction(self.database, work, write=True)
+        return self._transaction(work, write=True)
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
-        return transaction(self.database, work, write=False)
+        return self._transaction(work, write=False)
+
+    def _transaction(self, work: Callable[[sa.Connection], T], *, write: bool) -> T:
+        """One transaction; what the database refuses for a reason outside Amoskys (a
+        read-only, removed or damaged file, a full disk, a lost server) is a
+        :class:`HistoryError` that says what and where."""
+        try:
+            return transaction(self.database, work, write=write)
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            refused = store_refused(exc, self.where, write=write)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def write_many(self, changes: Sequence[Callable[[Store], object]]) -> None:
         """Make several writes in one transaction, in order: one commit for many small ones.
@@ -135,7 +154,10 @@ class Store:
         backup_of = sqlite_file if existed else None
         try:
             head = _head_in_files(migrate.MIGRATIONS) if existed or sqlite_file is None else None
-            if head is not None and self._read(_stamped_revision) == head:
+            if (
+                head is not None
+                and transaction(self.database, _stamped_revision, write=False) == head
+            ):
                 return migrate.Migration(head, head)  # current: Alembic is not even imported
             return transaction(
                 self.database,
@@ -566,6 +588,10 @@ class Store:
             .order_by(runs.c.started, runs.c.id)
         )
         return self._read(lambda c: [(int(i), str(d)) for i, d in c.execute(query)])
+
+    def run_starts(self, run_ids: Sequence[int]) -> dict[int, float]:
+        """Run id -> start time of those of ``run_ids`` still in the store."""
+        return self._read(lambda c: reads.run_starts(c, run_ids))
 
     def forget_details(self, run_ids: Sequence[int]) -> None:
         """Drop the log index and artifact rows of these runs (their files are the caller's

@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from amoskys.errors import AmoskysError
+from amoskys.errors import AmoskysError, HistoryError, Location
 
 T = TypeVar("T")
 
@@ -31,6 +31,17 @@ _WRITE = "amoskys_write"
 _SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _PG_RETRY_STATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
 _BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
+_FILE_HINT = "make the file and its folder writable (and not immutable), then run again"
+_SQLITE_REFUSALS = {  # primary result code -> what would be right
+    sqlite3.SQLITE_READONLY: _FILE_HINT,
+    sqlite3.SQLITE_PERM: _FILE_HINT,
+    sqlite3.SQLITE_CANTOPEN: _FILE_HINT,
+    sqlite3.SQLITE_IOERR: "check the disk and the file's permissions, then run again",
+    sqlite3.SQLITE_FULL: "free disk space, then run again",
+    sqlite3.SQLITE_CORRUPT: "move the file away; Amoskys will start a new history",
+    sqlite3.SQLITE_NOTADB: "move the file away; Amoskys will start a new history",
+}
+_PG_REFUSALS = ("08", "53", "57", "25006")  # connection, resources, shutdown, read-only
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,30 @@ def transaction(
                 ) from None
         attempt += 1
         time.sleep(_backoff(attempt))
+
+
+def store_refused(error: BaseException, where: str, *, write: bool) -> HistoryError | None:
+    """The user's error for a read or write the database refused for a reason outside
+    Amoskys (a read-only, removed or damaged file, a full disk, a lost server); None for
+    anything else (a bug of ours, which the crash handler reports)."""
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or ["unknown error"])[0]
+    code = getattr(original, "sqlite_errorcode", None)
+    hint: str | None = None
+    if isinstance(code, int):
+        hint = _SQLITE_REFUSALS.get(code & 0xFF)
+        if hint is None and first.startswith("no such table"):
+            hint = "the file was removed or replaced while Amoskys used it; run again"
+    elif isinstance(error, sa.exc.OperationalError) or str(
+        getattr(original, "sqlstate", "") or ""
+    ).startswith(_PG_REFUSALS):
+        hint = "check that the database server is up and accepts writes, then run again"
+    if hint is None:
+        return None
+    doing = "write to" if write else "read"
+    return HistoryError(
+        f"cannot {doing} the history database: {first}", location=Location(where), hint=hint
+    )
 
 
 def _once(

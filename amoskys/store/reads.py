@@ -251,3 +251,13 @@ def find_job(connection: sa.Connection, run_id: int, key: str) -> FinishedJob | 
     return FinishedJob(
         id=int(row.id), status=str(row.status), conclusion=row.conclusion, run_dir=str(row.run_dir)
     )
+
+
+def run_starts(connection: sa.Connection, run_ids: Sequence[int]) -> dict[int, float]:
+    """When each of ``run_ids`` that is still in the store started (the others are absent)."""
+    ids = sorted(set(run_ids))
+    found: dict[int, float] = {}
+    for start in range(0, len(ids), 500):
+        query = sa.select(runs.c.id, runs.c.started).where(runs.c.id.in_(ids[start : start + 500]))
+        found.update((int(i), float(t)) for i, t in connection.execute(query))
+    return found

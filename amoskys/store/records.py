@@ -144,8 +144,9 @@ class Stats:
     p95_duration: float | None
     jobs: tuple[JobStats, ...] = ()
     tests_total: int = 0
-    tests_passed: int = 0
-    test_pass_rate: float | None = None
+    tests_passed: int = 0  # plain passes
+    tests_flaky: int = 0  # failed, then passed on a re-run: not in tests_passed
+    test_pass_rate: float | None = None  # (passed + flaky) / not skipped, as the gate counts
     slowest_tests: tuple[tuple[str, float], ...] = ()  # (test id, median seconds)
     coverage_trend: tuple[tuple[float, float], ...] = ()  # (run started, line coverage %)
     extra: Mapping[str, Any] = field(default_factory=dict)

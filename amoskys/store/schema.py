@@ -71,8 +71,9 @@ runs = sa.Table(
     _count("jobs_total"),
     _count("jobs_failed"),
     _count("tests_total"),
-    _count("tests_passed"),
+    _count("tests_passed"),  # plain passes only
     _count("tests_skipped"),
+    _count("tests_flaky"),  # failed, then passed on a re-run
     sa.Column("coverage", sa.Double(), nullable=True),  # mean of the jobs' coverage.line
     sa.Column("forgotten", sa.Double(), nullable=True),  # when logs/artifacts were let go
     sa.Index(None, "started"),

@@ -84,9 +84,10 @@ def compute(connection: sa.Connection, *, since: float, workflow: str | None) ->
             sa.func.sum(runs.c.tests_total),
             sa.func.sum(runs.c.tests_passed),
             sa.func.sum(runs.c.tests_skipped),
+            sa.func.sum(runs.c.tests_flaky),
         ).where(*window)
     ).one()
-    count, ended, succeeded, tests, passed, skipped = (int(v or 0) for v in totals)
+    count, ended, succeeded, tests, passed, skipped, flaky = (int(v or 0) for v in totals)
     median, p95 = _run_percentiles(connection, window)
     job_hist = histograms(connection, "job", since=since, workflow=workflow)
     test_hist = histograms(connection, "test", since=since, workflow=workflow)
@@ -99,7 +100,9 @@ def compute(connection: sa.Connection, *, since: float, workflow: str | None) ->
         jobs=_job_stats(job_hist),
         tests_total=tests,
         tests_passed=passed,
-        test_pass_rate=passed / (tests - skipped) if tests > skipped else None,
+        tests_flaky=flaky,
+        # as the tests gate counts: a flaky test passed in the end (and is listed apart)
+        test_pass_rate=(passed + flaky) / (tests - skipped) if tests > skipped else None,
         slowest_tests=_slowest(test_hist),
         coverage_trend=_coverage_trend(connection, window),
     )

@@ -199,22 +199,30 @@ def _known_cases(connection: sa.Connection, test_ids: list[str]) -> dict[str, in
 
 
 def _refresh_tests(connection: sa.Connection, run_id: int) -> None:
-    """Recount the run's ``tests_total``, ``tests_passed`` and ``tests_skipped``."""
+    """Recount the run's ``tests_total``, ``tests_passed``, ``tests_skipped`` and
+    ``tests_flaky``: as the run's report counts them, a flaky test (failed, then passed on a
+    re-run) apart from the plain passes; the total holds every outcome."""
     outcome = test_results.c.outcome
     query = (
         sa.select(
             sa.func.count(),
             sa.func.sum(sa.case((outcome == "passed", 1), else_=0)),
             sa.func.sum(sa.case((outcome == "skipped", 1), else_=0)),
+            sa.func.sum(sa.case((outcome == "flaky", 1), else_=0)),
         )
         .select_from(test_results.join(job_runs, job_runs.c.id == test_results.c.job_run_id))
         .where(job_runs.c.run_id == run_id)
     )
-    total, passed, skipped = connection.execute(query).one()
+    total, passed, skipped, flaky = connection.execute(query).one()
     connection.execute(
         runs.update()
         .where(runs.c.id == run_id)
-        .values(tests_total=total, tests_passed=passed or 0, tests_skipped=skipped or 0)
+        .values(
+            tests_total=total,
+            tests_passed=passed or 0,
+            tests_skipped=skipped or 0,
+            tests_flaky=flaky or 0,
+        )
     )
 
 

@@ -97,6 +97,12 @@ def test_render_with_data_shows_every_number() -> None:
     assert "1h 06m" in text and "10m 00s" in text
 
 
+def test_flaky_tests_are_shown_apart_from_the_plain_passes() -> None:
+    stats = _stats(tests_passed=1230, tests_flaky=4, test_pass_rate=1234 / 1250)
+    assert "1230 of 1250 passed, 4 flaky (passed on a re-run) (98.7%)" in render_stats(stats)
+    assert stats_json(stats)["tests"]["flaky"] == 4
+
+
 def test_coverage_trend_chart_rises_with_the_data() -> None:
     text = render_stats(_stats())
     lines = text.splitlines()
@@ -173,7 +179,7 @@ def test_stats_json_serialises_with_a_schema() -> None:
         "median_duration": 20.0,
         "p95_duration": 31.0,
     }
-    assert data["tests"] == {"total": 1250, "passed": 1234, "pass_rate": 1234 / 1250}
+    assert data["tests"] == {"total": 1250, "passed": 1234, "flaky": 0, "pass_rate": 1234 / 1250}
     assert data["slowest_tests"][1] == {
         "test_id": "tests/test_x.py::test_y",
         "median_duration": 2.5,

@@ -12,20 +12,27 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from amoskys_testing import git
+from amoskys_testing import git, record_test_job, unwritable
 
 from amoskys.cli import cli
 from amoskys.config import load_config
 from amoskys.errors import ConfigError
 from amoskys.model import Job, Step, Workflow
 from amoskys.plan import JobInstance
+from amoskys.run import result_cache
 from amoskys.run.result_cache import (
+    KEEP_PER_JOB,
+    CacheSettings,
+    CachingExecutor,
+    Entry,
     KeyInputs,
+    Stored,
     blob_digest,
     cache_blocker,
     file_digests,
     input_key,
     readable_files,
+    to_prune,
 )
 from amoskys.store.db import open_store
 
@@ -369,6 +376,160 @@ def test_a_deleted_run_is_a_miss(
     code, out = run(root, capsys, monkeypatch)
     assert code == 0 and "cached" not in out
     assert ran(log) == ["build", "after 1.0"] * 2
+
+
+def index_files(root: Path) -> list[Path]:
+    return sorted((root / ".amoskys/cache/results").rglob("*.json"))
+
+
+@pytest.mark.parametrize("damage", ["{not json", "[]", '"text"', '{"format": 1}'])
+def test_a_damaged_index_entry_is_a_miss_and_is_written_anew(
+    damage: str,
+    two_jobs: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, log = two_jobs
+    run(root, capsys, monkeypatch)
+    for entry in index_files(root):
+        entry.write_text(damage)
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    code, out = run(root, capsys, monkeypatch)  # the second run saved them again
+    assert code == 0 and "[build] cached (run 2)" in out
+
+
+def test_an_entry_that_cannot_be_read_or_replaced_is_a_miss_and_a_warning(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    run(root, capsys, monkeypatch)
+    for entry in index_files(root):  # a folder where the entry's file should be
+        entry.unlink()
+        entry.mkdir()
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    assert "[build/cache] warning: result cache: cannot save the job's result (" in out
+    with open_store(root / ".amoskys") as store:
+        assert {j.status for j in store.get_run(2).jobs} == {"success"}
+
+
+def test_a_read_only_cache_folder_keeps_the_jobs_conclusions(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    folder = root / ".amoskys" / "cache" / "results"
+    folder.mkdir(parents=True)
+    with unwritable(folder):
+        code, out = run(root, capsys, monkeypatch)
+        assert code == 0 and "exit code" not in out
+        assert out.count("warning: result cache: cannot save the job's result") == 2
+        code, out = run(root, capsys, monkeypatch)  # nothing was saved: both run again
+        assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0"] * 2
+    with open_store(root / ".amoskys") as store:
+        assert [store.get_run(n).run.status for n in (1, 2)] == ["success", "success"]
+
+
+def test_a_history_that_cannot_be_read_is_a_miss_and_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with open_store(state) as store:
+        run_id, _ = record_test_job(store, status="success")
+        for path in state.glob("amoskys.db*"):
+            path.unlink()
+        (state / "amoskys.db").write_bytes(b"not SQLite" * 100)
+        store.close()  # the lookup opens the replaced file
+        warnings: list[str] = []
+        settings = CacheSettings(
+            root=tmp_path,
+            state_dir=state,
+            run_number=2,
+            run_dir=state / "runs" / "2",
+            workspace_files=(),
+            environment={},
+            github={},
+            workflows={},
+            job_inputs={},
+        )
+        executor = CachingExecutor(
+            settings,
+            lambda inst, needs, cancel: pytest.fail("not called"),  # type: ignore[arg-type]
+            store.find_job,
+            lambda source, run, key: None,
+            warn=lambda inst, text: warnings.append(text),
+        )
+        executor.index.put("k" * 64, Entry(run=run_id, instance="test", outputs={}))
+        assert executor._serve(_instance(), "k" * 64) is None
+    assert len(warnings) == 1
+    assert warnings[0].startswith("result cache: cannot look the job up (")
+    assert "cannot read the history database: file is not a database" in warnings[0]
+
+
+def test_a_job_definition_is_built_once_per_job(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = two_jobs
+    built: list[str] = []
+    original = result_cache.definition
+
+    def counting(inst: JobInstance, workflow: Workflow | None) -> dict[str, object]:
+        built.append(inst.key)
+        return original(inst, workflow)
+
+    monkeypatch.setattr(result_cache, "definition", counting)
+    run(root, capsys, monkeypatch)
+    assert len(built) == 2 and len(set(built)) == 2
+
+
+def gc(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    cli.main(args=["gc", *args], prog_name="amoskys", standalone_mode=False)
+    return capsys.readouterr().out
+
+
+def test_gc_prunes_entries_of_gone_runs_and_keeps_the_newest_per_job(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, log = two_jobs
+    for version in ("1", "2", "3"):  # three states of the inputs: three entries a job
+        (root / "src/version.txt").write_text(f"{version}\n")
+        assert run(root, capsys, monkeypatch)[0] == 0
+    assert len(index_files(root)) == 6
+    assert "pruned 2 result-cache entries" in gc(root, capsys, "--keep-results", "2")
+    assert len(index_files(root)) == 4
+    with sqlite3.connect(root / ".amoskys" / "amoskys.db") as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM runs WHERE id = 3")
+    assert "pruned 2 result-cache entries" in gc(root, capsys)
+    assert {json.loads(p.read_text())["run"] for p in index_files(root)} == {2}
+    (root / "src/version.txt").write_text("2\n")  # the kept state is still served
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "[build] cached (run 2)" in out and "[after] cached (run 2)" in out
+    (root / "src/version.txt").write_text("1\n")  # the pruned one runs again
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert f"[default: {KEEP_PER_JOB}]" in gc(root, capsys, "--help")
+
+
+def test_which_entries_are_pruned(tmp_path: Path) -> None:
+    def entry(name: str, run: int | None, instance: str = "ci#a", created: float = 0) -> Stored:
+        return Stored(tmp_path / name, run, instance, created)
+
+    stored = [
+        entry("damaged", None),
+        entry("gone", 9, created=50),
+        entry("id-reused", 2, created=5),  # run 2 of a newer history started at 20
+        entry("a-old", 1, created=11),
+        entry("a-mid", 1, created=12),
+        entry("a-new", 3, created=31),
+        entry("b-only", 1, "ci#b", created=13),
+    ]
+    runs = {1: 10.0, 2: 20.0, 3: 30.0}
+    doomed = {p.name for p in to_prune(stored, runs, keep=2)}
+    assert doomed == {"damaged", "gone", "id-reused", "a-old"}
+    assert {p.name for p in to_prune(stored, runs, keep=0)} == {e.path.name for e in stored}
 
 
 # -- the pure parts ----------------------------------------------------------------------

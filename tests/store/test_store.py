@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from amoskys.errors import AmoskysError
+from amoskys.errors import AmoskysError, HistoryError
+from amoskys.gates import GatesConfig, TestSummary, evaluate
+from amoskys.report import html as report_html
 from amoskys.store import engine as store_engine
 from amoskys.store import histogram, migrate, stats
 from amoskys.store.db import URL_VARIABLE, StepEnd, Store, open_store
@@ -275,6 +277,37 @@ def test_a_file_that_is_not_a_database_is_refused(state_dir: Path) -> None:
     (state_dir / "amoskys.db").write_bytes(b"this is not SQLite" * 100)
     with pytest.raises(AmoskysError, match="is not a SQLite database"):
         open_store(state_dir)
+
+
+def test_a_write_the_file_refuses_is_a_history_write_error(state_dir: Path) -> None:
+    with open_store(state_dir) as store:
+        new_run(store)
+        for path in state_dir.glob("amoskys.db*"):
+            path.unlink()
+        state_dir.joinpath("amoskys.db").write_bytes(b"this is not SQLite" * 100)
+        store.close()  # the next write opens the replaced file
+        with pytest.raises(HistoryError) as caught:
+            new_run(store)
+    assert str(caught.value).startswith(f"{state_dir / 'amoskys.db'}: cannot write to the ")
+    assert "file is not a database" in str(caught.value)
+    assert caught.value.hint == "move the file away; Amoskys will start a new history"
+
+
+def test_a_read_the_file_refuses_is_a_history_error(state_dir: Path) -> None:
+    with open_store(state_dir) as store:
+        run_id = new_run(store)
+        for path in state_dir.glob("amoskys.db*"):
+            path.unlink()
+        state_dir.joinpath("amoskys.db").write_bytes(b"this is not SQLite" * 100)
+        store.close()
+        with pytest.raises(HistoryError) as caught:
+            store.find_job(run_id, "test")
+    assert "cannot read the history database: file is not a database" in str(caught.value)
+
+
+def test_a_bug_in_a_write_is_not_dressed_as_the_users_error(store: Store) -> None:
+    with pytest.raises(sa.exc.DBAPIError, match="nothing"):
+        store._write(lambda c: c.execute(sa.text("UPDATE runs SET nothing = 1")))
 
 
 def test_a_foreign_database_with_a_runs_table_is_refused(state_dir: Path) -> None:
@@ -652,6 +685,56 @@ def test_stats_over_a_period(store: Store) -> None:
     assert [c for _, c in result.coverage_trend] == pytest.approx([82.5 + i for i in range(5)])
     assert [s for s, _ in result.coverage_trend] == sorted(s for s, _ in result.coverage_trend)
     assert running
+
+
+def run_totals(store: Store, run_id: int) -> tuple[int, int, int, int]:
+    with store.database.engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT tests_total, tests_passed, tests_skipped, tests_flaky"
+                " FROM runs WHERE id = :i"
+            ),
+            {"i": run_id},
+        ).one()
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def test_flaky_tests_have_a_run_total_of_their_own_and_pass_as_the_gate_counts(
+    store: Store,
+) -> None:
+    run_id = new_run(store)
+    job = new_job(store, run_id)
+    outcomes = ["passed", "passed", "failed", "error", "skipped", "flaky"]
+    store.add_test_results(job, [case(f"t.py::t{i}", o) for i, o in enumerate(outcomes)])
+    totals = run_totals(store, run_id)
+    assert totals == (6, 2, 1, 1)  # a flaky test is never a plain pass
+    counts = report_html.test_counts(
+        store.get_run(run_id).jobs[0].tests
+    )  # as the run's report counts
+    assert totals == (counts["total"], counts["passed"], counts["skipped"], counts["flaky"])
+    result = store.stats(since=0)
+    assert (result.tests_total, result.tests_passed, result.tests_flaky) == (6, 2, 1)
+    summary = TestSummary(total=6, passed=2, failed=1, errors=1, skipped=1, flaky=("t.py::t5",))
+    verdict = evaluate([], GatesConfig(coverage=None), ran=set(), tests=summary)
+    tests_gate = verdict.gate("tests")
+    assert tests_gate is not None and tests_gate.evidence.startswith("3 of 5 passed (60.0%")
+    assert result.test_pass_rate == pytest.approx(3 / 5)  # the gate's rate, from the totals
+
+
+def test_the_flaky_totals_of_an_older_database_are_recounted(
+    store: Store, state_dir: Path, backend: str | None
+) -> None:
+    run_id = new_run(store)
+    job = new_job(store, run_id)
+    store.add_test_results(
+        job, [case("t.py::a", "flaky"), case("t.py::b"), case("t.py::c", "flaky")]
+    )
+    execute(store, "ALTER TABLE runs DROP COLUMN tests_flaky")  # as revision 0002 had it
+    execute(store, "UPDATE alembic_version SET version_num = '0002'")
+    store.close()
+    with open_store(state_dir, backend) as again:
+        assert again.migration is not None and again.migration.before == "0002"
+        assert run_totals(again, run_id) == (3, 1, 0, 2)
 
 
 def test_stats_counts_only_runs_from_since_even_within_a_day(store: Store) -> None:
