@@ -28,12 +28,13 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amoskys.errors import AmoskysError
+from amoskys.run.process import output_of
 from amoskys.select.runner import (
     PLUGIN_MODULE,
     Plan,
@@ -50,6 +51,38 @@ ENV_RECORD = "AMOSKYS_SELECT_RECORD"
 ENV_SELECT = "AMOSKYS_SELECT_FILE"
 SELECT_FILE = "select.json"
 MAP_FOLDER = "map"
+#: What a workflow run reads that no test map records: a change here runs every test.
+WORKFLOW_GLOBS = (".github/workflows/**", ".github/actions/**")
+
+
+def run_all_inputs(
+    root: Path, workflow_paths: Iterable[str], env_file: Path | None
+) -> tuple[tuple[str, ...], str | None]:
+    """The run-all globs of a workflow run (its workflow files, local actions, the
+    ``--env-file``), and a reason to run everything when the env file is one git does not
+    show (ignored or outside the repository): its changes could not be seen.
+
+    The steps' environment comes from these files; the map records code, not environment,
+    so a test whose behaviour an ``env:`` changes would otherwise be skipped.
+    """
+    globs: list[str] = list(WORKFLOW_GLOBS)
+    home = root.resolve()
+    for path in workflow_paths:
+        where = (root / path).resolve()
+        if where.is_relative_to(home):
+            globs.append(where.relative_to(home).as_posix())
+    if env_file is None:
+        return tuple(dict.fromkeys(globs)), None
+    where = (root / env_file).resolve()
+    if not where.is_relative_to(home):
+        return tuple(dict.fromkeys(globs)), f"the env file {env_file} is outside the repository"
+    relative = where.relative_to(home).as_posix()
+    globs.append(relative)
+    try:
+        output_of(["git", "check-ignore", "-q", "--", relative], cwd=root)
+    except AmoskysError:  # exit 1: not ignored, so git shows its changes
+        return tuple(dict.fromkeys(globs)), None
+    return tuple(dict.fromkeys(globs)), f"the env file {relative} is ignored by git"
 
 
 @dataclass(frozen=True)
@@ -122,8 +155,18 @@ class RunSelection:
     Thread-safe: jobs run in parallel. Jobs of the same interpreter share one decision.
     """
 
-    def __init__(self, root: Path, store: Store, state_dir: Path, commit: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        store: Store,
+        state_dir: Path,
+        commit: str,
+        run_all_globs: tuple[str, ...] = WORKFLOW_GLOBS,
+        run_all: str | None = None,
+    ) -> None:
         self.root = root
+        self.run_all_globs = run_all_globs
+        self.run_all = run_all
         self.store = store
         self.state_dir = state_dir
         self.commit = commit
@@ -162,6 +205,8 @@ class RunSelection:
                     interpreter=interpreter,
                     failures=failures,
                     show=log,
+                    run_all_globs=self.run_all_globs,
+                    run_all=self.run_all,
                 )
                 if shared.plan.full and self._dirty is None:
                     self._dirty = dirty_texts(self.root, self.commit)

@@ -297,3 +297,120 @@ def test_selection_without_the_probe_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(AmoskysError, match="needs the pytest probe"):
         select_tests_in_steps(tmp_path, RunOptions(), load_config(tmp_path))
     assert not select_tests_in_steps(tmp_path, RunOptions(select=False), load_config(tmp_path))
+
+
+# -- what the map cannot see: the workflow's own environment ----------------------------------
+
+MODE_MOD = """\
+import os
+
+
+def mode():
+    if os.environ.get("MODE", "a") == "b":
+        from pkg.other import g
+
+        return g()
+    return "a"
+"""
+
+OTHER = """\
+def g():
+    return "b"
+"""
+
+MODE_TESTS = """\
+from pkg.mod import mode
+
+
+def test_mode():
+    assert mode() in ("a", "b")
+"""
+
+
+def mode_project(workflow: str) -> dict[str, str]:
+    return {
+        **PROJECT,
+        ".github/workflows/ci.yml": workflow,
+        "pkg/mod.py": MODE_MOD,
+        "pkg/other.py": OTHER,
+        "tests/test_a.py": MODE_TESTS,
+    }
+
+
+def test_a_workflow_change_runs_every_test(make_repo: Any) -> None:
+    root = make_repo(mode_project(WORKFLOW))
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == {"test_mode"}, out
+    edit(root, "pkg/other.py", 'return "b"', 'return "broken"')  # only MODE=b reaches it
+    edit(
+        root,
+        ".github/workflows/ci.yml",
+        "      - run:",
+        "      - env:\n          MODE: b\n        run:",
+    )
+    code, out, ran = amoskys_run(root)
+    assert code == 1 and ran == {"test_mode"}, out  # --no-select fails as well
+    assert ".github/workflows/ci.yml changed (matches run-all glob" in out
+
+
+def test_an_env_file_git_does_not_show_runs_every_test(make_repo: Any) -> None:
+    root = make_repo({**mode_project(WORKFLOW), ".gitignore": ".amoskys/\n.env\n"})
+    (root / ".env").write_text("MODE=a\n")
+    code, out, ran = amoskys_run(root, "--env-file", ".env")
+    assert code == 0 and ran == {"test_mode"}, out
+    edit(root, "pkg/other.py", 'return "b"', 'return "broken"')
+    (root / ".env").write_text("MODE=b\n")
+    code, out, ran = amoskys_run(root, "--env-file", ".env")
+    assert code == 1 and ran == {"test_mode"}, out
+    assert "the env file .env is ignored by git" in out
+
+
+TWO_JOBS = """\
+name: ci
+on: push
+jobs:
+  jb:
+    runs-on: ubuntu-latest
+    env:
+      MODE: b
+    steps:
+      - run: python -m pytest tests/ -v -p no:cacheprovider
+  ja:
+    needs: jb
+    runs-on: ubuntu-latest
+    env:
+      MODE: a
+    steps:
+      - run: python -m pytest tests/ -v -p no:cacheprovider
+"""
+
+
+def test_jobs_that_differ_by_env_record_the_union_of_their_code(make_repo: Any) -> None:
+    """ja finishes last: its record of test_mode must not replace jb's, which reached g."""
+    root = make_repo(mode_project(TWO_JOBS))
+    code, out, _ = amoskys_run(root)
+    assert code == 0, out
+    edit(root, "pkg/other.py", 'return "b"', 'return "broken"')
+    code, out, ran = amoskys_run(root)
+    assert code == 1 and ran == {"test_mode"}, out
+    assert "1 of 1 tests: 1 covers pkg/other.py" in out, out
+
+
+def test_a_test_only_ever_skipped_is_left_out_of_the_map_so_it_runs_as_new() -> None:
+    from amoskys.select.mapstore import merge_raw
+
+    def raw(rows: list[list[Any]]) -> dict[str, Any]:
+        units = [["pkg/a.py", "f", 1, 2, []], ["pkg/b.py", "g", 1, 2, []]]
+        return {"units": units, "tests": rows}
+
+    first = raw([["t::x", "t", [0], 0.5, "passed"], ["t::s", "t", [], 0.1, "skipped"]])
+    second = raw([["t::x", "t", [1], 0.2, "failed"], ["t::s", "t", [], 0.1, "skipped"]])
+    third = raw([["t::y", "t", [], 0.1, "skipped"], ["t::y2", "t", [0], 0.1, "skipped"]])
+    m = merge_raw([first, second, third], commit="c", interpreter="i", created=0.0, dirty={})
+    assert set(m.tests) == {"t::x"}  # t::s, t::y, t::y2 were only ever skipped
+    x = m.tests["t::x"]
+    assert {m.units[u].path for u in x.units} == {"pkg/a.py", "pkg/b.py"}
+    assert x.outcome == "failed" and x.duration == 0.5
+    later = raw([["t::s", "t", [1], 0.1, "passed"]])
+    m = merge_raw([first, later], commit="c", interpreter="i", created=0.0, dirty={})
+    assert m.tests["t::s"].outcome == "passed" and len(m.tests["t::s"].units) == 1
