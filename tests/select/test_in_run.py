@@ -79,6 +79,8 @@ EVERYTHING = {"test_add", "test_cap", "test_alone"}
 def amoskys_run(root: Path, *args: str) -> tuple[int, str, set[str]]:
     """Exit code, output, and the names of the tests the step's pytest ran."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # the steps' ``python`` is the one running these tests (a venv's, when that runs them)
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
         env.pop(name, None)
     cache = [] if "--cache" in args else ["--no-cache"]
@@ -414,3 +416,27 @@ def test_a_test_only_ever_skipped_is_left_out_of_the_map_so_it_runs_as_new() -> 
     later = raw([["t::s", "t", [1], 0.1, "passed"]])
     m = merge_raw([first, later], commit="c", interpreter="i", created=0.0, dirty={})
     assert m.tests["t::s"].outcome == "passed" and len(m.tests["t::s"].units) == 1
+
+
+SCRIPTED = WORKFLOW.replace("python -m pytest tests/ -v -p no:cacheprovider", "sh ci.sh")
+PYTEST_LINE = "python -m pytest tests/ -v -p no:cacheprovider"
+
+
+def test_selection_under_pytest_xdist_and_pytest_cov(make_repo: Any) -> None:
+    """-n 2: only the workers select; the controller decides the exit status and applies
+    pytest-cov's threshold (a script the step runs is not a run-all file: the map stays)."""
+    pytest.importorskip("xdist")  # in the dev extras
+    root = make_repo({**PROJECT, ".github/workflows/ci.yml": SCRIPTED, "ci.sh": PYTEST_LINE})
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING, out
+    (root / "ci.sh").write_text(f"{PYTEST_LINE} -n 2 --cov=pkg --cov-fail-under=100\n")
+
+    code, out, _ = amoskys_run(root)
+    assert "0 of 3 tests: no code changed" in out, out
+    assert code == 0, out  # every test deselected in both workers: not pytest's exit 5
+
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(5, x)")
+    code, out, _ = amoskys_run(root)
+    assert "1 of 3 tests: 1 covers pkg/mod.py" in out, out
+    assert "1 tests ran, 0 of them new" in out, out  # once, not once per worker
+    assert code == 0, out  # the subset's coverage is below 100%: no fail-under for it
