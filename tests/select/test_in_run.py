@@ -440,3 +440,24 @@ def test_selection_under_pytest_xdist_and_pytest_cov(make_repo: Any) -> None:
     assert "1 of 3 tests: 1 covers pkg/mod.py" in out, out
     assert "1 tests ran, 0 of them new" in out, out  # once, not once per worker
     assert code == 0, out  # the subset's coverage is below 100%: no fail-under for it
+
+
+def test_a_map_the_store_refuses_costs_a_warning_not_the_job(make_repo: Any) -> None:
+    import sqlite3
+
+    root = make_repo(PROJECT)
+    code, out, _ = amoskys_run(root, "--no-select")  # makes the database, no map
+    assert code == 0, out
+    connection = sqlite3.connect(root / ".amoskys" / "amoskys.db")
+    connection.execute(
+        # at run time: "no such table", which the store reports as a refusal (HistoryError)
+        "CREATE TRIGGER refuse BEFORE INSERT ON test_maps BEGIN INSERT INTO gone VALUES (1); END"
+    )
+    connection.commit()
+    connection.close()
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING, out
+    assert "warning: test map not stored" in out, out
+    assert "Traceback" not in out
+    metrics = job_metrics(root)  # the job's results were kept
+    assert "coverage.line" in metrics and "select.partial" not in metrics
