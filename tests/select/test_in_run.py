@@ -154,9 +154,8 @@ def test_workflow_pytest_runs_only_the_affected_tests(make_repo: Any) -> None:
     code, out, ran = amoskys_run(root)
     assert code == 0 and ran == {"test_cap", "test_new"}, out
 
-    # nothing the map knows changed since: pytest still starts but every test is deselected,
-    # and the step does not fail for it (pytest would exit 5)
-    code, out, ran = amoskys_run(root, "--no-select")  # --no-select: a full run, no map
+    # --no-select: a full run that says nothing about selection
+    code, out, ran = amoskys_run(root, "--no-select")
     assert code == 0 and ran == EVERYTHING | {"test_new"}, out
     assert "test selection" not in out
 
@@ -165,6 +164,12 @@ def test_workflow_pytest_runs_only_the_affected_tests(make_repo: Any) -> None:
     code, out, ran = amoskys_run(root)
     assert code == 0 and ran == EVERYTHING | {"test_new"}, out
     assert "tests/conftest.py" in out and "test map recorded" in out
+
+    # nothing the map knows changed since: pytest still starts but every test is deselected,
+    # and the step does not fail for it (pytest would exit 5)
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == set(), out
+    assert "4 deselected" in out and "nothing changed since the test map" in out
 
     # enabled = false: everything runs, nothing is said about selection
     edit(root, "pyproject.toml", "enabled = true", "enabled = false")
