@@ -373,7 +373,11 @@ class LocalJobExecutor:
         tests, metrics, more = collect_reports(reports, root=state.workspace)
         warnings.extend(more)
         findings, extra = read_results(self.settings.results_file(state.inst))
-        extra.extend(self._finish_selection(state))
+        chosen = self._finish_selection(state)
+        if any(m.name == "select.partial" for m in chosen):
+            # the user's own pytest-cov report (coverage.xml) measured a subset of the tests
+            metrics = [m for m in metrics if not m.name.startswith("coverage.")]
+        extra.extend(chosen)
         self.reporter.job_collected(state.inst, tests, [*metrics, *extra], warnings)
         if findings:
             self.reporter.job_findings(state.inst, findings)

@@ -466,3 +466,18 @@ def test_a_map_the_store_refuses_costs_a_warning_not_the_job(make_repo: Any) -> 
     assert "Traceback" not in out
     metrics = job_metrics(root)  # the job's results were kept
     assert "coverage.line" in metrics and "select.partial" not in metrics
+
+
+def test_a_selection_drops_the_coverage_of_the_users_own_pytest_cov(make_repo: Any) -> None:
+    step = "python -m pytest tests/ -v -p no:cacheprovider --cov=pkg --cov-report=xml"
+    workflow = WORKFLOW.replace("python -m pytest tests/ -v -p no:cacheprovider", step)
+    root = make_repo({**PROJECT, ".github/workflows/ci.yml": workflow})
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING, out
+    assert job_metrics(root)["coverage.line"] == 100.0
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(5, x)")
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == {"test_cap"}, out
+    metrics = job_metrics(root)
+    assert metrics["select.partial"] == 1.0
+    assert not [name for name in metrics if name.startswith("coverage.")], metrics
