@@ -328,6 +328,10 @@ class Entry:
         }
 
 
+LEFTOVER_AGE = 3600.0
+"""Seconds after which ``amoskys gc`` removes a writer's temporary file (a killed writer's)."""
+
+
 class ResultIndex:
     """Input key -> :class:`Entry`, one small JSON file per key, written atomically."""
 
@@ -390,7 +394,7 @@ class ResultIndex:
         stored = self.stored()
         runs = run_starts([s.run for s in stored if s.run is not None])
         removed = 0
-        for path in to_prune(stored, runs, keep):
+        for path in [*to_prune(stored, runs, keep), *self.leftovers()]:
             try:
                 path.unlink()
                 removed += 1
@@ -401,6 +405,20 @@ class ResultIndex:
             except OSError:
                 pass
         return removed
+
+    def leftovers(self, now: float | None = None, age: float = LEFTOVER_AGE) -> list[Path]:
+        """Temporary files of writers that were killed before their ``os.replace``
+        (``.<key>.json.<pid>.<thread>``), older than ``age`` seconds: a live writer's file
+        is never that old."""
+        now = time.time() if now is None else now
+        found: list[Path] = []
+        for path in self.folder.glob("*/.*.json.*"):
+            try:
+                if now - path.stat().st_mtime > age:
+                    found.append(path)
+            except OSError:
+                continue
+        return found
 
 
 KEEP_PER_JOB = 5
