@@ -395,7 +395,9 @@ class LocalJobExecutor:
             number = len(state.selections)
             folder = self.settings.run_dir / "select" / slug(state.inst.name) / str(number)
             try:
-                state.selections[path] = selection.decide(folder, process_env, log)
+                state.selections[path] = selection.decide(
+                    folder, process_env, log, workspace=state.workspace
+                )
             except AmoskysError as err:
                 log(f"amoskys: no test selection: {err}")
                 state.selections[path] = None

@@ -100,9 +100,14 @@ class JobSelection:
         return {ENV_SELECT: str(self.folder / SELECT_FILE)}
 
 
-def select_request(plan: Plan, interpreter: str, folder: Path) -> dict[str, Any]:
-    """The plugin's ``AMOSKYS_SELECT_FILE`` for a selection (see the plugin's docstring)."""
-    return {
+def select_request(
+    plan: Plan, interpreter: str, folder: Path, workspace: Path | None = None
+) -> dict[str, Any]:
+    """The plugin's ``AMOSKYS_SELECT_FILE`` for a selection (see the plugin's docstring).
+
+    ``workspace``: the job's workspace; a pytest with another rootdir (one that a test
+    starts, which inherits the environment) ignores the selection and runs every test."""
+    request: dict[str, Any] = {
         "known": sorted(plan.known),
         "keep": list(plan.keep or ()),
         "failures": list(plan.failures),
@@ -112,6 +117,9 @@ def select_request(plan: Plan, interpreter: str, folder: Path) -> dict[str, Any]
         "empty_ok": True,
         "no_fail_under": True,
     }
+    if workspace is not None:
+        request["root"] = str(workspace)
+    return request
 
 
 def selection_metrics(plan: Plan, kept: int) -> list[Metric]:
@@ -180,6 +188,7 @@ class RunSelection:
         folder: Path,
         env: Mapping[str, str],
         log: Callable[[str], None],
+        workspace: Path | None = None,
     ) -> JobSelection | None:
         """The decision for a step whose processes get ``env`` (PATH names the job's
         ``python``); None when there is no ``python`` there."""
@@ -213,7 +222,7 @@ class RunSelection:
             plan = shared.plan
         folder.mkdir(parents=True, exist_ok=True)
         if not plan.full:
-            request = select_request(plan, interpreter, folder)
+            request = select_request(plan, interpreter, folder, workspace)
             (folder / SELECT_FILE).write_text(json.dumps(request), encoding="utf-8")
         log(f"amoskys: test selection: {plan.summary}")
         return JobSelection(interpreter, plan, folder)

@@ -36,6 +36,9 @@ Driven by the environment:
     (the user's command must not fail because nothing needed to run).
     ``"no_fail_under": true``: pytest-cov's ``--cov-fail-under`` / ``fail_under`` is not
     applied (a selection's coverage is that of a subset; said on stderr).
+    ``"root"``: the rootdir the selection is for; a pytest with another one (started by a
+    test, inheriting the environment) selects nothing. Under pytest-xdist the controller
+    applies ``empty_ok`` and ``no_fail_under`` (its workers select).
 
 The plugin never fails the user's run because of itself: problems are written to
 ``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
@@ -476,7 +479,7 @@ def _controller_start(config: pytest.Config) -> None:
     except (OSError, ValueError):
         return  # the workers say so
     expected = wanted.get("interpreter")
-    if expected and expected != interpreter_id():
+    if (expected and expected != interpreter_id()) or not _same_root(config, wanted):
         return
     _controller.clear()
     _controller.update(
@@ -486,6 +489,18 @@ def _controller_start(config: pytest.Config) -> None:
     )
     if wanted.get("no_fail_under"):
         _no_fail_under(config)
+
+
+def _same_root(config: pytest.Config, wanted: Dict[str, Any]) -> bool:
+    """Whether this pytest's rootdir is the one the selection was made for (when it says)."""
+    root = wanted.get("root")
+    if not root:
+        return True
+
+    def real(path: str) -> str:
+        return os.path.normcase(os.path.realpath(path))
+
+    return real(str(config.rootpath)) == real(str(root))
 
 
 def _workers_selected_none() -> bool:
@@ -628,6 +643,8 @@ def pytest_collection_modifyitems(
             % (expected, interpreter_id()),
         )
         return
+    if not _same_root(config, wanted):
+        return  # a pytest that a test started inherited the variable: not the step's
     apply_selection(config, items, wanted)
     if wanted.get("no_fail_under"):
         _no_fail_under(config)

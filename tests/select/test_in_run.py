@@ -205,11 +205,11 @@ def plan(full: bool) -> Plan:
 
 
 def test_a_selection_asks_the_plugin_to_select_for_its_interpreter(tmp_path: Path) -> None:
-    request = select_request(plan(False), "3.11.7 /py", tmp_path)
+    request = select_request(plan(False), "3.11.7 /py", tmp_path, tmp_path / "ws")
     assert request["keep"] == ["t::b"] and request["known"] == ["t::a", "t::b"]
     assert request["new"] is True and request["empty_ok"] is True
     assert request["no_fail_under"] is True
-    assert request["interpreter"] == "3.11.7 /py"
+    assert request["interpreter"] == "3.11.7 /py" and request["root"] == str(tmp_path / "ws")
     assert request["result"] == str(tmp_path / "selected-{pid}.json")
     chosen = JobSelection("3.11.7 /py", plan(False), tmp_path)
     assert chosen.environment() == {"AMOSKYS_SELECT_FILE": str(tmp_path / "select.json")}
@@ -481,3 +481,31 @@ def test_a_selection_drops_the_coverage_of_the_users_own_pytest_cov(make_repo: A
     metrics = job_metrics(root)
     assert metrics["select.partial"] == 1.0
     assert not [name for name in metrics if name.startswith("coverage.")], metrics
+
+
+NESTED = """\
+import subprocess
+import sys
+
+
+def test_nested(tmp_path):
+    (tmp_path / "test_inner.py").write_text("def test_inner():\\n    pass\\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+"""
+
+
+def test_a_pytest_that_a_test_starts_takes_no_part_in_the_selection(make_repo: Any) -> None:
+    root = make_repo(PROJECT)
+    code, out, _ = amoskys_run(root)
+    assert code == 0, out
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(5, x)")
+    (root / "tests" / "test_nested.py").write_text(NESTED)
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == {"test_cap", "test_nested"}, out
+    assert "2 tests ran, 1 of them new" in out, out  # not the inner pytest's test as well
