@@ -227,6 +227,25 @@ class RunSelection:
         log(f"amoskys: test selection: {plan.summary}")
         return JobSelection(interpreter, plan, folder)
 
+    def edited_since_plan(self, workspace: Path) -> str | None:
+        """A file the job's tests ran in another text than the map would say (an edit
+        between the plan and the job's copy of the work tree); None when all agree.
+
+        Checked are the files dirty when planned and those dirty now; a file edited and
+        restored while the run went on is not seen."""
+        from amoskys.select.changes import changes_since
+        from amoskys.select.mapstore import MAX_DIRTY_BYTES
+
+        now = [
+            (c.path, c.old_text)
+            for c in changes_since(self.root, self.commit, {})
+            # as dirty_texts: deleted, binary and big files are not kept (nor copied here)
+            if c.new_text is not None
+            and len(c.new_text) <= MAX_DIRTY_BYTES
+            and not c.path.startswith(".amoskys/")
+        ]
+        return workspace_differs(workspace, self._dirty or {}, now)
+
     def finish(
         self, job: str, selection: JobSelection, workspace: Path, ok: bool
     ) -> tuple[list[Metric], str]:
@@ -252,6 +271,12 @@ class RunSelection:
         raws = usable_raws(raws, selection.interpreter, workspace)
         if not raws or not ok:
             return [], ""
+        moved = self.edited_since_plan(workspace)
+        if moved is not None:
+            line = f"test map not stored: {moved} changed while the run went on"
+            with self._lock:
+                self.lines.append(f"{job}: {selection.plan.summary}; {line}")
+            return [], f"amoskys: {line}"
         with self._lock:
             shared = self._shared[selection.interpreter]
             shared.raws.extend(raws)
@@ -267,6 +292,25 @@ class RunSelection:
             line = f"test map recorded for {self.commit[:12]} ({len(m.tests):,} tests)"
             self.lines.append(f"{job}: {selection.plan.summary}; {line}")
         return [], f"amoskys: {line}"
+
+
+def workspace_differs(
+    workspace: Path, planned: Mapping[str, str], now: Iterable[tuple[str, str | None]]
+) -> str | None:
+    """The first file whose copy in ``workspace`` is not the text the plan used: the
+    ``planned`` (dirty) text, else the commit's (``now``: path and commit text of each file
+    that differs from the commit in the live tree at the job's end)."""
+    expected: dict[str, str | None] = dict(now)
+    expected.update(planned)
+    for path in sorted(expected):
+        try:
+            data = (workspace / path).read_bytes()
+            text: str | None = data.decode("utf-8", errors="replace")  # as changes reads it
+        except OSError:
+            text = None
+        if text != expected[path]:
+            return path
+    return None
 
 
 def install_select_plugin(probe_dir: Path) -> None:

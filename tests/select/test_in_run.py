@@ -509,3 +509,67 @@ def test_a_pytest_that_a_test_starts_takes_no_part_in_the_selection(make_repo: A
     code, out, ran = amoskys_run(root)
     assert code == 0 and ran == {"test_cap", "test_nested"}, out
     assert "2 tests ran, 1 of them new" in out, out  # not the inner pytest's test as well
+
+
+LIMITED = """\
+def add(a, b):
+    return a + b
+
+
+def cap(x):
+    return limit(x)
+
+
+def limit(x):
+    return min(x, 5)
+"""
+
+EDIT_LIVE = """\
+from pathlib import Path
+
+# the job's workspace is <root>/.amoskys/workspaces/<run>/<job>: edit the live work tree
+live = Path("../../../../pkg/mod.py")
+once = Path("../../../../.edited")  # ignored by git
+if not once.exists():
+    once.write_text("")
+    live.write_text(live.read_text().replace("return limit(x)", "return min(x, 5)"))
+"""
+
+EDITS_THEN_TESTS = """\
+name: ci
+on: push
+jobs:
+  edit:
+    runs-on: ubuntu-latest
+    steps:
+      - run: python edit_live.py
+  test:
+    needs: edit
+    runs-on: ubuntu-latest
+    steps:
+      - run: python -m pytest tests/ -v -p no:cacheprovider
+"""
+
+
+def test_a_map_is_not_stored_when_the_tests_ran_other_texts_than_planned(
+    make_repo: Any,
+) -> None:
+    """The edit job changes the work tree after the plan; the test job copies the edited
+    text and its tests never reach limit(): stored for the commit, that map would skip
+    test_cap when limit() changes."""
+    root = make_repo(
+        {
+            **PROJECT,
+            ".github/workflows/ci.yml": EDITS_THEN_TESTS,
+            "pkg/mod.py": LIMITED,
+            "edit_live.py": EDIT_LIVE,
+            ".gitignore": ".amoskys/\n__pycache__/\n.edited\n",
+        }
+    )
+    code, out, ran = amoskys_run(root)
+    assert code == 0 and ran == EVERYTHING, out
+    assert "test map not stored: pkg/mod.py changed while the run went on" in out, out
+    git(root, "checkout", "--", "pkg/mod.py")
+    edit(root, "pkg/mod.py", "return min(x, 5)", "return min(x, 6)")
+    code, out, ran = amoskys_run(root)
+    assert code == 1 and "test_cap" in ran, out
