@@ -392,8 +392,10 @@ class LocalJobExecutor:
             return
         path = process_env.get("PATH", "")
         if path not in state.selections:
+            from amoskys.select.in_run import selection_folder
+
             number = len(state.selections)
-            folder = self.settings.run_dir / "select" / slug(state.inst.name) / str(number)
+            folder = selection_folder(self.settings.run_dir, slug(state.inst.name), number)
             try:
                 state.selections[path] = selection.decide(
                     folder, process_env, log, workspace=state.workspace

@@ -319,11 +319,11 @@ def _execute_recorded(
                 "quarantine": sorted(quarantine),
                 "flaky": repr(flaky),
                 "retry": repr(retry),
-                # a job whose pytest selected is served only to runs that select too (the
-                # key stays as it was for runs that do not select)
-                **({"select": True} if selection is not None else {}),
             },
             serve=not options.no_cache,
+            # a job whose pytest selected is served only to runs that select too; a job
+            # whose pytest did not (lint, or a full run) keeps the key of runs that do not
+            selecting=selection is not None,
         ),
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,

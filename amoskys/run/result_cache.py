@@ -474,6 +474,7 @@ class CacheSettings:
     vars: Mapping[str, str] = dataclasses.field(default_factory=dict)
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     serve: bool = True  # False with --no-cache: run everything (successes are still stored)
+    selecting: bool = False  # the run's pytest steps select tests (see CachingExecutor)
 
 
 class CachingExecutor:
@@ -507,8 +508,14 @@ class CachingExecutor:
             return self._digests
 
     def key_of(
-        self, inst: JobInstance, needs: Mapping[str, Any], defined: Defined | None = None
+        self,
+        inst: JobInstance,
+        needs: Mapping[str, Any],
+        defined: Defined | None = None,
+        selected: bool = False,
     ) -> str:
+        """The job's input key; ``selected``: the key of a result whose pytest ran a test
+        selection, which only runs that select may be served."""
         if defined is None:
             defined = Defined.of(inst, self.settings.workflows.get(inst.workflow))
         with self._lock:
@@ -528,6 +535,7 @@ class CachingExecutor:
                 files=files,
                 extra={
                     **self.settings.extra,
+                    **({"select": True} if selected else {}),
                     "vars": dict(self.settings.vars),
                     "platform": [str(current_os()), runner_arch()],
                 },
@@ -544,16 +552,23 @@ class CachingExecutor:
         workflow = self.settings.workflows.get(inst.workflow)
         defined = Defined.of(inst, workflow)
         key: str | None = None
+        marked: str | None = None  # the key of a result whose pytest ran a selection
         if cache_blocker(inst, workflow, defined) is None:
             try:
                 key = self.key_of(inst, needs, defined)
+                if self.settings.selecting:
+                    marked = self.key_of(inst, needs, defined, selected=True)
             except (OSError, AmoskysError) as err:
                 self.warn(inst, f"result cache: cannot compute the job's key ({err}); it runs")
         if key is not None and self.settings.serve:
-            served = self._serve(inst, key)
-            if served is not None:
-                return served
+            # a run that selects takes a selected result or a full one; others a full one
+            for candidate in (marked, key):
+                served = self._serve(inst, candidate) if candidate is not None else None
+                if served is not None:
+                    return served
         result = self.inner(inst, needs, cancel)
+        if marked is not None and self._ran_selection(inst):
+            key = marked
         with self._lock:
             self._origins[inst.key] = (key, run)
         if (
@@ -570,6 +585,12 @@ class CachingExecutor:
             except OSError as err:
                 self.warn(inst, f"result cache: cannot save the job's result ({_why(err)})")
         return result
+
+    def _ran_selection(self, inst: JobInstance) -> bool:
+        """Whether a pytest of the job ran a test selection (its report is in the run)."""
+        from amoskys.select.in_run import ran_selection
+
+        return ran_selection(self.settings.run_dir, inst.name)
 
     def _serve(self, inst: JobInstance, key: str) -> JobRun | None:
         entry = self.index.get(key)

@@ -294,6 +294,20 @@ class RunSelection:
         return [], f"amoskys: {line}"
 
 
+def selection_folder(run_dir: Path, job_slug: str, number: int) -> Path:
+    """Where the plugin files of a job's ``number``-th selection decision live."""
+    return run_dir / "select" / job_slug / str(number)
+
+
+def ran_selection(run_dir: Path, job_name: str) -> bool:
+    """Whether a pytest of the job ``job_name`` took a selection (it wrote its report):
+    its results are those of a subset, to be served from the result cache only to runs
+    that select."""
+    from amoskys.run.job import slug
+
+    return any((run_dir / "select" / slug(job_name)).glob("*/selected-*.json"))
+
+
 def workspace_differs(
     workspace: Path, planned: Mapping[str, str], now: Iterable[tuple[str, str | None]]
 ) -> str | None:

@@ -573,3 +573,22 @@ def test_a_map_is_not_stored_when_the_tests_ran_other_texts_than_planned(
     edit(root, "pkg/mod.py", "return min(x, 5)", "return min(x, 6)")
     code, out, ran = amoskys_run(root)
     assert code == 1 and "test_cap" in ran, out
+
+
+WITH_LINT = WORKFLOW + """\
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - run: python -c "print('lint ok')"
+"""
+
+
+def test_turning_selection_on_keeps_the_cached_results_of_jobs_it_cannot_touch(
+    make_repo: Any,
+) -> None:
+    root = make_repo({**PROJECT, ".github/workflows/ci.yml": WITH_LINT})
+    code, out, _ = amoskys_run(root, "--no-select", "--cache")
+    assert code == 0, out
+    code, out, _ = amoskys_run(root, "--cache")  # selection on
+    assert code == 0 and "[lint] cached (run 1)" in out, out  # its key is not the selection's
+    assert "[test] cached (run 1)" in out, out  # a full result serves a run that selects
