@@ -592,3 +592,16 @@ def test_turning_selection_on_keeps_the_cached_results_of_jobs_it_cannot_touch(
     code, out, _ = amoskys_run(root, "--cache")  # selection on
     assert code == 0 and "[lint] cached (run 1)" in out, out  # its key is not the selection's
     assert "[test] cached (run 1)" in out, out  # a full result serves a run that selects
+
+
+def test_what_a_workflow_run_reads_beyond_the_map(make_repo: Any, tmp_path: Path) -> None:
+    from amoskys.select.in_run import WORKFLOW_GLOBS, run_all_inputs
+
+    root = make_repo({**PROJECT, ".gitignore": ".amoskys/\n.env\n", "ci/env.txt": "A=1\n"})
+    globs, reason = run_all_inputs(root, ["ci/flow.yml", str(tmp_path / "x.yml")], None)
+    assert globs == (*WORKFLOW_GLOBS, "ci/flow.yml") and reason is None
+    globs, reason = run_all_inputs(root, [], Path("ci/env.txt"))  # git shows its changes
+    assert globs == (*WORKFLOW_GLOBS, "ci/env.txt") and reason is None
+    assert run_all_inputs(root, [], Path(".env"))[1] == "the env file .env is ignored by git"
+    outside = tmp_path / "outside.env"
+    assert "outside the repository" in str(run_all_inputs(root, [], outside)[1])
