@@ -373,7 +373,11 @@ class LocalJobExecutor:
         tests, metrics, more = collect_reports(reports, root=state.workspace)
         warnings.extend(more)
         findings, extra = read_results(self.settings.results_file(state.inst))
-        extra.extend(self._finish_selection(state))
+        chosen = self._finish_selection(state)
+        if any(m.name == "select.partial" for m in chosen):
+            # the user's own pytest-cov report (coverage.xml) measured a subset of the tests
+            metrics = [m for m in metrics if not m.name.startswith("coverage.")]
+        extra.extend(chosen)
         self.reporter.job_collected(state.inst, tests, [*metrics, *extra], warnings)
         if findings:
             self.reporter.job_findings(state.inst, findings)
@@ -388,10 +392,14 @@ class LocalJobExecutor:
             return
         path = process_env.get("PATH", "")
         if path not in state.selections:
+            from amoskys.select.in_run import selection_folder
+
             number = len(state.selections)
-            folder = self.settings.run_dir / "select" / slug(state.inst.name) / str(number)
+            folder = selection_folder(self.settings.run_dir, slug(state.inst.name), number)
             try:
-                state.selections[path] = selection.decide(folder, process_env, log)
+                state.selections[path] = selection.decide(
+                    folder, process_env, log, workspace=state.workspace
+                )
             except AmoskysError as err:
                 log(f"amoskys: no test selection: {err}")
                 state.selections[path] = None
@@ -413,17 +421,32 @@ class LocalJobExecutor:
         for chosen in state.selections.values():
             if chosen is None:
                 continue
-            more, line = selection.finish(
-                state.inst.name, chosen, state.workspace, ok=not state.cancelled
-            )
+            try:
+                more, line = selection.finish(
+                    state.inst.name, chosen, state.workspace, ok=not state.cancelled
+                )
+            except (AmoskysError, OSError) as err:  # the job's own result stands
+                text = err.message if isinstance(err, AmoskysError) else str(err)
+                line = f"amoskys: warning: test map not stored: {text}"
+                self.reporter.step_line(state.inst, "test selection", self.masker.mask(line))
+                continue
             metrics.extend(more)
             if line:
                 self.reporter.step_line(state.inst, "test selection", line)
-                target = self.settings.run_dir / "summaries" / f"{slug(state.inst.name)}.md"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("a", encoding="utf-8") as handle:
-                    handle.write(f"\n**Test selection:** {line.removeprefix('amoskys: ')}\n")
+                self._summary_note(state, f"**Test selection:** {line.removeprefix('amoskys: ')}")
         return metrics
+
+    def _summary_note(self, state: JobState, text: str) -> None:
+        """Append ``text`` to the job's summary; a file that cannot be written costs a warning,
+        never the job's result."""
+        target = self.settings.run_dir / "summaries" / f"{slug(state.inst.name)}.md"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a", encoding="utf-8") as handle:
+                handle.write(f"\n{text}\n")
+        except OSError as err:
+            warning = f"amoskys: warning: job summary not written: {err}"
+            self.reporter.step_line(state.inst, "test selection", warning)
 
     def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         contexts = self._contexts(state, needs, state.env)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
@@ -267,7 +267,9 @@ def _execute_recorded(
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
     quarantine = quarantined(store, flaky)
-    selection = run_selection(root, store, state_dir, console) if selecting else None
+    selection = None
+    if selecting:
+        selection = run_selection(root, store, state_dir, console, workflows, options.env_file)
     probe_dir = install_probe(run_dir) if config.pytest_probe else None
     if selection is not None and probe_dir is not None:
         from amoskys.select.in_run import install_select_plugin
@@ -317,11 +319,11 @@ def _execute_recorded(
                 "quarantine": sorted(quarantine),
                 "flaky": repr(flaky),
                 "retry": repr(retry),
-                # a job whose pytest selected is served only to runs that select too (the
-                # key stays as it was for runs that do not select)
-                **({"select": True} if selection is not None else {}),
             },
             serve=not options.no_cache,
+            # a job whose pytest selected is served only to runs that select too; a job
+            # whose pytest did not (lint, or a full run) keeps the key of runs that do not
+            selecting=selection is not None,
         ),
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,
@@ -361,17 +363,24 @@ def _execute_recorded(
 
 
 def run_selection(
-    root: Path, store: Store, state_dir: Path, console: Console
+    root: Path,
+    store: Store,
+    state_dir: Path,
+    console: Console,
+    workflow_paths: Iterable[str] = (),
+    env_file: Path | None = None,
 ) -> RunSelection | None:
-    """The run's test selection; None (said on the console) outside a git commit."""
-    from amoskys.select.in_run import RunSelection
+    """The run's test selection; None (said on the console) outside a git commit. A change
+    of the workflows, local actions or ``env_file`` runs every test (see ``run_all_inputs``)."""
+    from amoskys.select.in_run import RunSelection, run_all_inputs
     from amoskys.select.mapstore import head_commit
 
     commit = head_commit(root)
     if commit is None:
         console.print("test selection is off: not a git repository with a commit")
         return None
-    return RunSelection(root, store, state_dir, commit)
+    globs, reason = run_all_inputs(root, workflow_paths, env_file)
+    return RunSelection(root, store, state_dir, commit, globs, reason)
 
 
 RUN_STATUS = {0: "success", EXIT_FAILED: "failure", EXIT_INTERRUPTED: "cancelled"}

@@ -155,11 +155,20 @@ class GroupCommit:
 def not_recorded(error: BaseException, run_id: int, exit_code: int) -> BaseException:
     """What to raise when run ``run_id``, whose jobs gave ``exit_code``, could not be fully
     written to the history: the store's own refusal (disk full, read-only or removed file,
-    a lock held too long) as one clear error, anything else as the bug it is."""
+    a lock held too long) as one clear error, anything else as the bug it is.
+
+    The store's refusal exits with the jobs' own code when they failed (1) or were cancelled
+    (130): the lost record does not hide a failure; when every job passed it exits 2, as the
+    run's verdict could not be stored."""
     verdict = "its jobs passed" if exit_code == 0 else f"its jobs gave exit code {exit_code}"
     summary = f"run {run_id} is not fully recorded ({verdict}; see the summary above)"
     if isinstance(error, AmoskysError):
-        return HistoryError(f"{summary}: {error.message}", location=error.location, hint=error.hint)
+        refused = HistoryError(
+            f"{summary}: {error.message}", location=error.location, hint=error.hint
+        )
+        if exit_code != 0:
+            refused.exit_code = exit_code
+        return refused
     error.add_note(summary)
     return error
 

@@ -328,6 +328,10 @@ class Entry:
         }
 
 
+LEFTOVER_AGE = 3600.0
+"""Seconds after which ``amoskys gc`` removes a writer's temporary file (a killed writer's)."""
+
+
 class ResultIndex:
     """Input key -> :class:`Entry`, one small JSON file per key, written atomically."""
 
@@ -390,7 +394,7 @@ class ResultIndex:
         stored = self.stored()
         runs = run_starts([s.run for s in stored if s.run is not None])
         removed = 0
-        for path in to_prune(stored, runs, keep):
+        for path in [*to_prune(stored, runs, keep), *self.leftovers()]:
             try:
                 path.unlink()
                 removed += 1
@@ -401,6 +405,20 @@ class ResultIndex:
             except OSError:
                 pass
         return removed
+
+    def leftovers(self, now: float | None = None, age: float = LEFTOVER_AGE) -> list[Path]:
+        """Temporary files of writers that were killed before their ``os.replace``
+        (``.<key>.json.<pid>.<thread>``), older than ``age`` seconds: a live writer's file
+        is never that old."""
+        now = time.time() if now is None else now
+        found: list[Path] = []
+        for path in self.folder.glob("*/.*.json.*"):
+            try:
+                if now - path.stat().st_mtime > age:
+                    found.append(path)
+            except OSError:
+                continue
+        return found
 
 
 KEEP_PER_JOB = 5
@@ -456,6 +474,7 @@ class CacheSettings:
     vars: Mapping[str, str] = dataclasses.field(default_factory=dict)
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     serve: bool = True  # False with --no-cache: run everything (successes are still stored)
+    selecting: bool = False  # the run's pytest steps select tests (see CachingExecutor)
 
 
 class CachingExecutor:
@@ -489,8 +508,14 @@ class CachingExecutor:
             return self._digests
 
     def key_of(
-        self, inst: JobInstance, needs: Mapping[str, Any], defined: Defined | None = None
+        self,
+        inst: JobInstance,
+        needs: Mapping[str, Any],
+        defined: Defined | None = None,
+        selected: bool = False,
     ) -> str:
+        """The job's input key; ``selected``: the key of a result whose pytest ran a test
+        selection, which only runs that select may be served."""
         if defined is None:
             defined = Defined.of(inst, self.settings.workflows.get(inst.workflow))
         with self._lock:
@@ -510,6 +535,7 @@ class CachingExecutor:
                 files=files,
                 extra={
                     **self.settings.extra,
+                    **({"select": True} if selected else {}),
                     "vars": dict(self.settings.vars),
                     "platform": [str(current_os()), runner_arch()],
                 },
@@ -526,16 +552,23 @@ class CachingExecutor:
         workflow = self.settings.workflows.get(inst.workflow)
         defined = Defined.of(inst, workflow)
         key: str | None = None
+        marked: str | None = None  # the key of a result whose pytest ran a selection
         if cache_blocker(inst, workflow, defined) is None:
             try:
                 key = self.key_of(inst, needs, defined)
+                if self.settings.selecting:
+                    marked = self.key_of(inst, needs, defined, selected=True)
             except (OSError, AmoskysError) as err:
                 self.warn(inst, f"result cache: cannot compute the job's key ({err}); it runs")
         if key is not None and self.settings.serve:
-            served = self._serve(inst, key)
-            if served is not None:
-                return served
+            # a run that selects takes a selected result or a full one; others a full one
+            for candidate in (marked, key):
+                served = self._serve(inst, candidate) if candidate is not None else None
+                if served is not None:
+                    return served
         result = self.inner(inst, needs, cancel)
+        if marked is not None and self._ran_selection(inst):
+            key = marked
         with self._lock:
             self._origins[inst.key] = (key, run)
         if (
@@ -552,6 +585,12 @@ class CachingExecutor:
             except OSError as err:
                 self.warn(inst, f"result cache: cannot save the job's result ({_why(err)})")
         return result
+
+    def _ran_selection(self, inst: JobInstance) -> bool:
+        """Whether a pytest of the job ran a test selection (its report is in the run)."""
+        from amoskys.select.in_run import ran_selection
+
+        return ran_selection(self.settings.run_dir, inst.name)
 
     def _serve(self, inst: JobInstance, key: str) -> JobRun | None:
         entry = self.index.get(key)

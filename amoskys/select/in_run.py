@@ -28,12 +28,13 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amoskys.errors import AmoskysError
+from amoskys.run.process import output_of
 from amoskys.select.runner import (
     PLUGIN_MODULE,
     Plan,
@@ -50,6 +51,38 @@ ENV_RECORD = "AMOSKYS_SELECT_RECORD"
 ENV_SELECT = "AMOSKYS_SELECT_FILE"
 SELECT_FILE = "select.json"
 MAP_FOLDER = "map"
+#: What a workflow run reads that no test map records: a change here runs every test.
+WORKFLOW_GLOBS = (".github/workflows/**", ".github/actions/**")
+
+
+def run_all_inputs(
+    root: Path, workflow_paths: Iterable[str], env_file: Path | None
+) -> tuple[tuple[str, ...], str | None]:
+    """The run-all globs of a workflow run (its workflow files, local actions, the
+    ``--env-file``), and a reason to run everything when the env file is one git does not
+    show (ignored or outside the repository): its changes could not be seen.
+
+    The steps' environment comes from these files; the map records code, not environment,
+    so a test whose behaviour an ``env:`` changes would otherwise be skipped.
+    """
+    globs: list[str] = list(WORKFLOW_GLOBS)
+    home = root.resolve()
+    for path in workflow_paths:
+        where = (root / path).resolve()
+        if where.is_relative_to(home):
+            globs.append(where.relative_to(home).as_posix())
+    if env_file is None:
+        return tuple(dict.fromkeys(globs)), None
+    where = (root / env_file).resolve()
+    if not where.is_relative_to(home):
+        return tuple(dict.fromkeys(globs)), f"the env file {env_file} is outside the repository"
+    relative = where.relative_to(home).as_posix()
+    globs.append(relative)
+    try:
+        output_of(["git", "check-ignore", "-q", "--", relative], cwd=root)
+    except AmoskysError:  # exit 1: not ignored, so git shows its changes
+        return tuple(dict.fromkeys(globs)), None
+    return tuple(dict.fromkeys(globs)), f"the env file {relative} is ignored by git"
 
 
 @dataclass(frozen=True)
@@ -67,9 +100,14 @@ class JobSelection:
         return {ENV_SELECT: str(self.folder / SELECT_FILE)}
 
 
-def select_request(plan: Plan, interpreter: str, folder: Path) -> dict[str, Any]:
-    """The plugin's ``AMOSKYS_SELECT_FILE`` for a selection (see the plugin's docstring)."""
-    return {
+def select_request(
+    plan: Plan, interpreter: str, folder: Path, workspace: Path | None = None
+) -> dict[str, Any]:
+    """The plugin's ``AMOSKYS_SELECT_FILE`` for a selection (see the plugin's docstring).
+
+    ``workspace``: the job's workspace; a pytest with another rootdir (one that a test
+    starts, which inherits the environment) ignores the selection and runs every test."""
+    request: dict[str, Any] = {
         "known": sorted(plan.known),
         "keep": list(plan.keep or ()),
         "failures": list(plan.failures),
@@ -79,6 +117,9 @@ def select_request(plan: Plan, interpreter: str, folder: Path) -> dict[str, Any]
         "empty_ok": True,
         "no_fail_under": True,
     }
+    if workspace is not None:
+        request["root"] = str(workspace)
+    return request
 
 
 def selection_metrics(plan: Plan, kept: int) -> list[Metric]:
@@ -122,8 +163,18 @@ class RunSelection:
     Thread-safe: jobs run in parallel. Jobs of the same interpreter share one decision.
     """
 
-    def __init__(self, root: Path, store: Store, state_dir: Path, commit: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        store: Store,
+        state_dir: Path,
+        commit: str,
+        run_all_globs: tuple[str, ...] = WORKFLOW_GLOBS,
+        run_all: str | None = None,
+    ) -> None:
         self.root = root
+        self.run_all_globs = run_all_globs
+        self.run_all = run_all
         self.store = store
         self.state_dir = state_dir
         self.commit = commit
@@ -137,6 +188,7 @@ class RunSelection:
         folder: Path,
         env: Mapping[str, str],
         log: Callable[[str], None],
+        workspace: Path | None = None,
     ) -> JobSelection | None:
         """The decision for a step whose processes get ``env`` (PATH names the job's
         ``python``); None when there is no ``python`` there."""
@@ -162,16 +214,37 @@ class RunSelection:
                     interpreter=interpreter,
                     failures=failures,
                     show=log,
+                    run_all_globs=self.run_all_globs,
+                    run_all=self.run_all,
                 )
                 if shared.plan.full and self._dirty is None:
                     self._dirty = dirty_texts(self.root, self.commit)
             plan = shared.plan
         folder.mkdir(parents=True, exist_ok=True)
         if not plan.full:
-            request = select_request(plan, interpreter, folder)
+            request = select_request(plan, interpreter, folder, workspace)
             (folder / SELECT_FILE).write_text(json.dumps(request), encoding="utf-8")
         log(f"amoskys: test selection: {plan.summary}")
         return JobSelection(interpreter, plan, folder)
+
+    def edited_since_plan(self, workspace: Path) -> str | None:
+        """A file the job's tests ran in another text than the map would say (an edit
+        between the plan and the job's copy of the work tree); None when all agree.
+
+        Checked are the files dirty when planned and those dirty now; a file edited and
+        restored while the run went on is not seen."""
+        from amoskys.select.changes import changes_since
+        from amoskys.select.mapstore import MAX_DIRTY_BYTES
+
+        now = [
+            (c.path, c.old_text)
+            for c in changes_since(self.root, self.commit, {})
+            # as dirty_texts: deleted, binary and big files are not kept (nor copied here)
+            if c.new_text is not None
+            and len(c.new_text) <= MAX_DIRTY_BYTES
+            and not c.path.startswith(".amoskys/")
+        ]
+        return workspace_differs(workspace, self._dirty or {}, now)
 
     def finish(
         self, job: str, selection: JobSelection, workspace: Path, ok: bool
@@ -198,6 +271,12 @@ class RunSelection:
         raws = usable_raws(raws, selection.interpreter, workspace)
         if not raws or not ok:
             return [], ""
+        moved = self.edited_since_plan(workspace)
+        if moved is not None:
+            line = f"test map not stored: {moved} changed while the run went on"
+            with self._lock:
+                self.lines.append(f"{job}: {selection.plan.summary}; {line}")
+            return [], f"amoskys: {line}"
         with self._lock:
             shared = self._shared[selection.interpreter]
             shared.raws.extend(raws)
@@ -213,6 +292,39 @@ class RunSelection:
             line = f"test map recorded for {self.commit[:12]} ({len(m.tests):,} tests)"
             self.lines.append(f"{job}: {selection.plan.summary}; {line}")
         return [], f"amoskys: {line}"
+
+
+def selection_folder(run_dir: Path, job_slug: str, number: int) -> Path:
+    """Where the plugin files of a job's ``number``-th selection decision live."""
+    return run_dir / "select" / job_slug / str(number)
+
+
+def ran_selection(run_dir: Path, job_name: str) -> bool:
+    """Whether a pytest of the job ``job_name`` took a selection (it wrote its report):
+    its results are those of a subset, to be served from the result cache only to runs
+    that select."""
+    from amoskys.run.job import slug
+
+    return any((run_dir / "select" / slug(job_name)).glob("*/selected-*.json"))
+
+
+def workspace_differs(
+    workspace: Path, planned: Mapping[str, str], now: Iterable[tuple[str, str | None]]
+) -> str | None:
+    """The first file whose copy in ``workspace`` is not the text the plan used: the
+    ``planned`` (dirty) text, else the commit's (``now``: path and commit text of each file
+    that differs from the commit in the live tree at the job's end)."""
+    expected: dict[str, str | None] = dict(now)
+    expected.update(planned)
+    for path in sorted(expected):
+        try:
+            data = (workspace / path).read_bytes()
+            text: str | None = data.decode("utf-8", errors="replace")  # as changes reads it
+        except OSError:
+            text = None
+        if text != expected[path]:
+            return path
+    return None
 
 
 def install_select_plugin(probe_dir: Path) -> None:

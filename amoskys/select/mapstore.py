@@ -107,6 +107,27 @@ def read_raw(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
+#: Outcomes from the least to the most telling, for one test recorded by several processes.
+_OUTCOME_RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+
+
+def merge_records(old: TestRecord | None, new: TestRecord) -> TestRecord:
+    """One record for a test that several pytest processes ran (jobs of one interpreter with
+    different environments): every unit any of them reached, the worst outcome, the longest
+    duration. Keeping only one would forget code that only another environment reaches."""
+    if old is None:
+        return new
+    outcome = max(old.outcome, new.outcome, key=lambda o: _OUTCOME_RANK.get(o, 2))
+    return TestRecord(
+        new.nodeid,
+        new.path,
+        old.units | new.units,
+        max(old.duration, new.duration),
+        outcome,
+        spawned=old.spawned or new.spawned,
+    )
+
+
 def merge_raw(
     raws: Iterable[Mapping[str, Any]],
     *,
@@ -115,7 +136,11 @@ def merge_raw(
     created: float,
     dirty: Mapping[str, str],
 ) -> TestMap:
-    """One :class:`TestMap` from the plugin's files (one per pytest process)."""
+    """One :class:`TestMap` from the plugin's files (one per pytest process).
+
+    A test recorded more than once is merged (:func:`merge_records`). A test that was only
+    ever skipped ran no code: it is left out, so that it runs as a new test next time rather
+    than never (its record would select it for no change)."""
     units: list[Unit] = []
     index: dict[tuple[str, str, int], int] = {}
     tests: dict[str, TestRecord] = {}
@@ -131,7 +156,7 @@ def merge_raw(
             local.append(index[key])
         for row in raw.get("tests", ()):
             nodeid, path, ids, duration, outcome = row[:5]
-            tests[str(nodeid)] = TestRecord(
+            record = TestRecord(
                 str(nodeid),
                 str(path),
                 frozenset(local[i] for i in ids),
@@ -139,6 +164,7 @@ def merge_raw(
                 str(outcome),
                 spawned=len(row) > 5 and bool(row[5]),
             )
+            tests[record.nodeid] = merge_records(tests.get(record.nodeid), record)
         outside.update(local[i] for i in raw.get("import_units", ()))
         for unit, paths in raw.get("import_sites", ()):
             sites.setdefault(local[unit], set()).update(paths)
@@ -147,7 +173,7 @@ def merge_raw(
         interpreter=interpreter,
         created=created,
         units=tuple(units),
-        tests=tests,
+        tests={n: r for n, r in tests.items() if r.outcome != "skipped"},
         dirty=dict(dirty),
         import_units=frozenset(outside),
         import_sites={u: frozenset(p) for u, p in sites.items()},

@@ -36,6 +36,9 @@ Driven by the environment:
     (the user's command must not fail because nothing needed to run).
     ``"no_fail_under": true``: pytest-cov's ``--cov-fail-under`` / ``fail_under`` is not
     applied (a selection's coverage is that of a subset; said on stderr).
+    ``"root"``: the rootdir the selection is for; a pytest with another one (started by a
+    test, inheriting the environment) selects nothing. Under pytest-xdist the controller
+    applies ``empty_ok`` and ``no_fail_under`` (its workers select).
 
 The plugin never fails the user's run because of itself: problems are written to
 ``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
@@ -449,6 +452,81 @@ def pytest_load_initial_conftests(
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     _start(config)  # when initial conftests were not loaded through us (plugin given late)
+    _controller_start(config)
+
+
+_controller: Dict[str, Any] = {}  # an xdist controller's view of its workers' selection
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    namespace = getattr(config, "known_args_namespace", None)
+    workers = getattr(getattr(config, "option", None), "numprocesses", None)
+    if workers is None:
+        workers = getattr(namespace, "numprocesses", None)
+    return os.environ.get("PYTEST_XDIST_WORKER") is None and workers not in (None, 0, "0")
+
+
+def _controller_start(config: pytest.Config) -> None:
+    """Under pytest-xdist only the workers collect (and select); the controller decides the
+    exit status and runs pytest-cov's threshold, so it applies ``empty_ok`` and
+    ``no_fail_under`` itself."""
+    path = os.environ.get(ENV_SELECT, "")
+    if not path or not _is_xdist_controller(config):
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            wanted = json.load(handle)
+    except (OSError, ValueError):
+        return  # the workers say so
+    expected = wanted.get("interpreter")
+    if (expected and expected != interpreter_id()) or not _same_root(config, wanted):
+        return
+    _controller.clear()
+    _controller.update(
+        empty_ok=bool(wanted.get("empty_ok")),
+        results=os.path.dirname(str(wanted.get("result") or "")),
+        since=time.time(),
+    )
+    if wanted.get("no_fail_under"):
+        _no_fail_under(config)
+
+
+def _same_root(config: pytest.Config, wanted: Dict[str, Any]) -> bool:
+    """Whether this pytest's rootdir is the one the selection was made for (when it says)."""
+    root = wanted.get("root")
+    if not root:
+        return True
+
+    def real(path: str) -> str:
+        return os.path.normcase(os.path.realpath(path))
+
+    return real(str(config.rootpath)) == real(str(root))
+
+
+def _workers_selected_none() -> bool:
+    """Whether this session's workers wrote selection results, all with no test kept."""
+    folder = _controller.get("results")
+    if not folder:
+        return False
+    found = False
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    for name in names:
+        if not (name.startswith("selected-") and name.endswith(".json")):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if float(data.get("time", 0)) < _controller["since"]:
+            continue  # an earlier pytest of the same step
+        if data.get("selected"):
+            return False
+        found = True
+    return found
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
@@ -506,6 +584,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
     _finish(session.config, exitstatus)
     if _result.get("empty_ok") and not _result.get("selected") and _is_no_tests(exitstatus):
         session.exitstatus = 0  # everything was deselected on purpose
+    elif _controller.get("empty_ok") and _is_no_tests(exitstatus) and _workers_selected_none():
+        session.exitstatus = 0  # the same, decided in pytest-xdist's workers
     if _result.get("path"):
         try:
             _write_result()
@@ -563,6 +643,8 @@ def pytest_collection_modifyitems(
             % (expected, interpreter_id()),
         )
         return
+    if not _same_root(config, wanted):
+        return  # a pytest that a test started inherited the variable: not the step's
     apply_selection(config, items, wanted)
     if wanted.get("no_fail_under"):
         _no_fail_under(config)

@@ -13,6 +13,7 @@ Everything runs through the pytest probe (JUnit XML, coverage) and the select pl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -159,8 +160,14 @@ def make_plan(
     interpreter: str,
     failures: Sequence[str],
     show: Callable[[str], None],
+    run_all_globs: Sequence[str] = (),
+    run_all: str | None = None,
 ) -> Plan:
-    """Decide what runs: everything (recording), a selection, or nothing."""
+    """Decide what runs: everything (recording), a selection, or nothing.
+
+    ``run_all_globs``: more files whose change runs everything (``amoskys run`` adds its
+    workflow files); ``run_all``: a reason the caller already has to run everything.
+    """
     from amoskys.select.changes import changes_since
     from amoskys.select.selection import select_tests
     from amoskys.select.settings import load_select_config
@@ -171,9 +178,14 @@ def make_plan(
         return _full_plan(
             None, failures, "no test map for this commit or its ancestors: running all tests"
         )
+    if run_all is not None:
+        return _full_plan(m, failures, f"all {len(m.tests):,} tests: {run_all}")
     changes = changes_since(root, m.commit, m.dirty)
-    config = load_select_config(root)
-    selection = select_tests(m, changes, config.settings, interpreter, failures)
+    settings = load_select_config(root).settings
+    if run_all_globs:
+        extra = (*settings.extra_run_all_globs, *run_all_globs)
+        settings = dataclasses.replace(settings, extra_run_all_globs=extra)
+    selection = select_tests(m, changes, settings, interpreter, failures)
     for nodeid in options.explain:
         show(f"amoskys: {selection.explain(nodeid)}")
     if selection.run_all is not None:
@@ -345,7 +357,15 @@ def selected_results(folder: Path) -> Selected | None:
         new.extend(data.get("new", ()))
         ran.extend(data.get("ran", ()))
         failed.extend(data.get("failed", ()))
-    return Selected(kept, tuple(new), tuple(ran), tuple(failed))
+    return _unique_selected(kept, new, ran, failed)
+
+
+def _unique_selected(kept: int, new: list[str], ran: list[str], failed: list[str]) -> Selected:
+    """Each pytest-xdist worker collects and selects the same tests: count each test once."""
+    if ran:
+        kept = len(set(ran))
+    unique = dict.fromkeys
+    return Selected(kept, tuple(unique(new)), tuple(unique(ran)), tuple(unique(failed)))
 
 
 def record_map(

@@ -274,13 +274,13 @@ def test_probe_is_standalone_and_python38_syntax() -> None:
 
 
 def test_xdist_worker_and_controller_skip_coverage(setup: Setup) -> None:
-    # a stand-in for pytest-xdist's -n option (xdist itself is not a dependency)
+    # a stand-in for pytest-xdist's -n option; the real plugin, when installed, is kept out
     (setup.plugins / "fake_xdist.py").write_text(
         "def pytest_addoption(parser):\n"
         "    group = parser.getgroup('xdist')\n"
         "    group._addoption('-n', '--numprocesses', dest='numprocesses', default=None)\n"
     )
-    done = run_pytest(setup, "-p", "fake_xdist", "-n", "2")
+    done = run_pytest(setup, "-p", "no:xdist", "-p", "fake_xdist", "-n", "2")
     assert_ran(done)
     assert not list(setup.reports.glob("coverage-*.json"))
     assert list(setup.reports.glob("junit-*.xml"))  # the controller writes the JUnit report

@@ -243,6 +243,14 @@ def test_an_exception_in_flight_is_not_replaced_by_a_failed_write(
     assert isinstance(recorder.error, HistoryError)
 
 
+@pytest.mark.parametrize(("jobs", "code"), [(0, 2), (1, 1), (130, 130)])
+def test_a_refused_record_exits_with_the_jobs_failure_else_2(jobs: int, code: int) -> None:
+    refused = HistoryError("cannot write to the history database: disk I/O error")
+    error = not_recorded(refused, 7, jobs)
+    assert isinstance(error, HistoryError) and error.exit_code == code
+    assert "cannot write to the history database" in str(error)
+
+
 def test_an_unexpected_write_failure_stays_a_bug_with_a_note() -> None:
     error = not_recorded(LookupError("no job run 3"), 7, 1)
     assert isinstance(error, LookupError)
@@ -263,14 +271,27 @@ jobs:
 """
 
 
+@pytest.mark.parametrize(
+    ("last", "code", "verdict"),
+    [
+        ("echo after", 2, "its jobs passed"),  # the verdict could not be stored
+        ("exit 1", 1, "its jobs gave exit code 1"),  # the lost record does not hide a failure
+    ],
+)
 def test_amoskys_run_whose_database_turns_unwritable_exits_2_with_one_line(
-    make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_repo: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    last: str,
+    code: int,
+    verdict: str,
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("making the open database unwritable mid-run needs chattr +i (root)")
     monkeypatch.delenv(URL_VARIABLE, raising=False)
     wal = tmp_path / "repo" / ".amoskys" / "amoskys.db-wal"
-    root = make_repo({".github/workflows/ci.yml": CHATTR_WORKFLOW.format(wal=wal)})
+    workflow = CHATTR_WORKFLOW.format(wal=wal).replace("echo after", last)
+    root = make_repo({".github/workflows/ci.yml": workflow})
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     try:
         done = subprocess.run(  # nosec B603
@@ -285,11 +306,11 @@ def test_amoskys_run_whose_database_turns_unwritable_exits_2_with_one_line(
         subprocess.run(["chattr", "-i", str(wal)], capture_output=True)  # nosec
     if "Operation not supported" in done.stdout or "Inappropriate ioctl" in done.stdout:
         pytest.skip("chattr +i does not work on this file system")
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"{root / '.amoskys' / 'amoskys.db'}: run 1 is not fully recorded")
-    assert "its jobs passed" in line and "cannot write to the history database" in line
+    assert verdict in line and "cannot write to the history database" in line
     assert "summary" in done.stdout  # the run's own verdict was shown first
     with open_store(root / ".amoskys") as store:
         store.mark_interrupted()

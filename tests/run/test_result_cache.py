@@ -617,3 +617,23 @@ def test_inputs_config_is_validated(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.amoskys]\njobs = 3\n")
     with pytest.raises(ConfigError):
         load_config(tmp_path)
+
+
+def test_gc_removes_the_temporary_files_of_killed_writers(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from amoskys.run.result_cache import ResultIndex
+
+    index = ResultIndex(tmp_path)
+    key = "ab" + "0" * 62
+    folder = index.folder / key[:2]
+    folder.mkdir(parents=True)
+    old = folder / f".{key}.json.123.456"
+    fresh = folder / f".{key}.json.124.457"  # a writer that may still be at work
+    for path in (old, fresh):
+        path.write_text("{")
+    hours_ago = time.time() - 7200
+    os.utime(old, (hours_ago, hours_ago))
+    assert index.prune(lambda runs: {}, keep=5) == 1
+    assert not old.exists() and fresh.exists()
