@@ -116,9 +116,12 @@ class FlakyConfig:
     quarantine: bool = False  # flagged tests run, but their failures do not fail the gate
     threshold: float = 0.0  # a test whose score is above this is flagged
     history: int = 50  # runs of history the score is computed from
+    #: re-runs stop once this many tests failed in one pytest process (0: no limit): a
+    #: breakage failing thousands of tests must not run each of them ``reruns`` more times
+    rerun_limit: int = 10
 
 
-FLAKY_KEYS = ("reruns", "quarantine", "threshold", "history")
+FLAKY_KEYS = ("reruns", "quarantine", "threshold", "history", "rerun-limit")
 MAX_RERUNS = 10  # the probe's own bound too
 
 
@@ -172,4 +175,11 @@ def parse_flaky(section: Any, where: Location) -> FlakyConfig:
             f"got {history!r}",
             location=where,
         )
-    return FlakyConfig(reruns, quarantine, float(threshold), history)
+    limit = section.get("rerun-limit", defaults.rerun_limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigError(
+            f"tool.amoskys.flaky.rerun-limit must be a whole number >= 0, got {limit!r}",
+            location=where,
+            hint="e.g. rerun-limit = 10: re-runs stop once 10 tests failed (0: no limit)",
+        )
+    return FlakyConfig(reruns, quarantine, float(threshold), history, limit)

@@ -21,6 +21,11 @@ Driven by the environment:
     (``<rerunError>``) per earlier failed attempt of a test that failed in the end. The
     terminal summary lists the flaky tests. Nothing is re-run when pytest-rerunfailures is
     re-running already (``--reruns``).
+``AMOSKYS_RERUN_LIMIT=N``
+    Re-runs stop once ``N`` tests have failed in this process (default 10, 0: no limit): many
+    failures are a breakage, not flakiness, and re-running thousands of failing tests (each
+    failure's traceback rendered again) multiplied the time of such runs (Gradle's test-retry
+    plugin has the same bound, ``maxFailures``). The terminal summary says so.
 ``AMOSKYS_QUARANTINE=FILE``
     Node ids, one a line, of quarantined tests: they run and are reported as usual, but when
     they are the only failures the session's exit status is 0 (the terminal says so).
@@ -56,6 +61,8 @@ import pytest
 ENV_REPORT_DIR = "AMOSKYS_REPORT_DIR"
 ENV_COVERAGE = "AMOSKYS_COVERAGE"
 ENV_RERUNS = "AMOSKYS_RERUNS"
+ENV_RERUN_LIMIT = "AMOSKYS_RERUN_LIMIT"
+DEFAULT_RERUN_LIMIT = 10
 ENV_QUARANTINE = "AMOSKYS_QUARANTINE"
 MAX_RERUNS = 10
 _ATTEMPTS_ATTR = "amoskys_failed_attempts"
@@ -239,6 +246,23 @@ def _reruns(config: pytest.Config) -> int:
     return max(0, min(wanted, MAX_RERUNS))
 
 
+def _rerun_limit() -> int:
+    """Failed tests after which nothing is re-run any more (0: no limit)."""
+    try:
+        return max(0, int(os.environ.get(ENV_RERUN_LIMIT, "") or DEFAULT_RERUN_LIMIT))
+    except ValueError:
+        return DEFAULT_RERUN_LIMIT
+
+
+def _over_limit() -> bool:
+    """True once as many tests failed as the re-run limit allows (noted for the summary)."""
+    limit = _rerun_limit()
+    if limit and len(_SESSION.get("failed", ())) >= limit:
+        _SESSION["limited"] = limit
+        return True
+    return False
+
+
 def _attempt_failed(reports: List[Any]) -> bool:
     return any(report.failed and not hasattr(report, "wasxfail") for report in reports)
 
@@ -272,7 +296,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) 
     failed_attempts: List[dict] = []  # type: ignore[type-arg]
     reports = runtestprotocol(item, log=False, nextitem=nextitem)
     while _attempt_failed(reports) and len(failed_attempts) < reruns:
-        if item.session.shouldfail or item.session.shouldstop:
+        if item.session.shouldfail or item.session.shouldstop or _over_limit():
             break
         failed_attempts.append(_failure_of(reports))
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
@@ -396,9 +420,15 @@ def _apply_quarantine(session: pytest.Session, exitstatus: Any) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     flaky = _SESSION.get("flaky", {})
     forgiven = _SESSION.get("forgiven", [])
+    limited = _SESSION.get("limited")
+    write = terminalreporter.write_line
+    if limited:
+        write(
+            "amoskys: re-runs stopped after %d failed tests: that many failures are a "
+            "breakage, not flakiness ([tool.amoskys.flaky] rerun-limit)" % limited
+        )
     if not flaky and not forgiven:
         return
-    write = terminalreporter.write_line
     if flaky:
         terminalreporter.section("amoskys: flaky tests (passed on a re-run)", sep="-")
         for nodeid, failures in sorted(flaky.items()):

@@ -18,6 +18,7 @@ from amoskys.store.db import Store
 from amoskys.store.records import TestCaseResult
 
 ENV_RERUNS = "AMOSKYS_RERUNS"
+ENV_RERUN_LIMIT = "AMOSKYS_RERUN_LIMIT"
 ENV_QUARANTINE = "AMOSKYS_QUARANTINE"
 
 
@@ -30,9 +31,9 @@ def quarantined(store: Store | None, config: FlakyConfig) -> list[str]:
 
 
 def probe_environment(config: FlakyConfig, quarantine: list[str], folder: Path) -> dict[str, str]:
-    """``AMOSKYS_RERUNS`` and, when some test is quarantined, ``AMOSKYS_QUARANTINE`` (the
-    list is written to ``folder/quarantine.txt``)."""
-    env = {ENV_RERUNS: str(config.reruns)}
+    """``AMOSKYS_RERUNS``, ``AMOSKYS_RERUN_LIMIT`` and, when some test is quarantined,
+    ``AMOSKYS_QUARANTINE`` (the list is written to ``folder/quarantine.txt``)."""
+    env = {ENV_RERUNS: str(config.reruns), ENV_RERUN_LIMIT: str(config.rerun_limit)}
     if quarantine:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "quarantine.txt"
