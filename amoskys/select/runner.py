@@ -58,6 +58,9 @@ class Plan:
     summary: str
     reasons: Mapping[str, str] = field(default_factory=dict)
     nothing: bool = False  # nothing changed: no pytest at all
+    changed: tuple[str, ...] = ()
+    """Files changed since the map (relative to the root): a selection collects these and
+    the files of kept tests only (new tests live in changed or unknown files)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ def make_plan(
         durations,
         selection.summary,
         dict(selection.reasons),
+        changed=tuple(change.path for change in changes),
     )
 
 
@@ -258,6 +262,8 @@ def run_pytest(
                         "failures": list(plan.failures),
                         "new": number == 0,
                         "result": str(folder / f"selected-{number}.json"),
+                        "files": not plan.full,
+                        "changed": [str(root / path) for path in plan.changed],
                     }
                 ),
                 encoding="utf-8",

@@ -187,3 +187,47 @@ def test_shards_are_balanced_by_duration_and_keep_the_order() -> None:
     assert shard(tests, durations, 1) == [tests]
     assert shard(["a"], durations, 4) == [["a"]]
     assert shard([], durations, 3) == [[]]
+
+
+IMPORT_MARK = """\
+import os
+import pathlib
+
+pathlib.Path("marks", os.path.basename(__file__)).write_text("imported")
+"""
+
+
+def test_a_selection_collects_only_the_files_of_kept_new_and_changed_tests(
+    make_repo: Any,
+) -> None:
+    """Collecting every module to deselect nearly all of it cost more than the selection: a
+    file whose known tests are all unselected is not even imported, while a changed file and
+    a file the map has never seen are (they may hold new tests)."""
+    other = IMPORT_MARK + "\n\ndef test_other():\n    assert True\n"
+    files = {
+        **PROJECT,
+        ".gitignore": ".amoskys/\n__pycache__/\nmarks/\n",
+        "tests/test_a.py": IMPORT_MARK + TESTS,
+        "tests/test_b.py": other,
+    }
+    root = make_repo(files)
+    (root / "marks").mkdir()
+    code, out, ran = amoskys_test(root, "--select", "all")
+    assert code == 0 and "test_other" in ran, out
+    assert sorted(p.name for p in (root / "marks").iterdir()) == ["test_a.py", "test_b.py"]
+
+    for mark in (root / "marks").iterdir():
+        mark.unlink()
+    edit(root, "pkg/mod.py", "return min(x, MAX)", "return min(x, MAX + 0)")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == {"test_cap"}, out
+    assert [p.name for p in (root / "marks").iterdir()] == ["test_a.py"]  # not test_b.py
+
+    edit(
+        root, "tests/test_b.py", "def test_other", "def test_added():\n    pass\n\n\ndef test_other"
+    )
+    (root / "tests" / "test_new.py").write_text(IMPORT_MARK + "\n\ndef test_new():\n    pass\n")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and {"test_cap", "test_added", "test_new"} <= ran, out
+    assert "test_other" not in ran
+    assert {p.name for p in (root / "marks").iterdir()} == {"test_a.py", "test_b.py", "test_new.py"}
