@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from amoskys.collect.flakiness import FlakyConfig, flagged
-from amoskys.store.db import Store
-from amoskys.store.records import TestCaseResult
+
+if TYPE_CHECKING:  # SQLAlchemy is not needed to tell the probe what to do
+    from amoskys.store.db import Store
+    from amoskys.store.records import TestCaseResult
 
 ENV_RERUNS = "AMOSKYS_RERUNS"
 ENV_RERUN_LIMIT = "AMOSKYS_RERUN_LIMIT"
@@ -45,11 +47,11 @@ def probe_environment(config: FlakyConfig, quarantine: list[str], folder: Path) 
 def quarantine_of_project(root: Path, config: FlakyConfig) -> list[str]:
     """:func:`quarantined` from the project's own history, when it has one (``amoskys test``
     reads it and never creates it)."""
+    if not config.quarantine:
+        return []
     from amoskys.store.db import DATABASE_FILE, URL_VARIABLE, open_store
 
     state = root / ".amoskys"
-    if not config.quarantine:
-        return []
     if not os.environ.get(URL_VARIABLE) and not (state / DATABASE_FILE).is_file():
         return []
     store = open_store(state)

@@ -14,7 +14,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from amoskys.errors import AmoskysError
 from amoskys.run.process import output_of
@@ -26,7 +26,19 @@ from amoskys.select.testmap import (
     map_from_json,
     map_to_json,
 )
-from amoskys.store.db import Store
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a map is written
+    from amoskys.store.db import Store
+    from amoskys.store.quick import StoredMap
+
+
+class MapSource(Protocol):
+    """Where stored maps are read from: the store, or its quick SQLite reader."""
+
+    def latest_test_map(
+        self, commits: Sequence[str], interpreter: str
+    ) -> StoredMap | None: ...  # pragma: no cover - a protocol
+
 
 #: How far back ``git rev-list`` looks for a commit with a map.
 MAX_COMMITS = 2000
@@ -75,7 +87,7 @@ def save_map(store: Store, m: TestMap) -> None:
     )
 
 
-def latest_map(store: Store, root: Path, interpreter: str) -> TestMap | None:
+def latest_map(store: MapSource, root: Path, interpreter: str) -> TestMap | None:
     """The map of the newest ancestor of HEAD that has one (preferring ``interpreter``'s);
     None when there is none, or when the stored one cannot be read (it will be re-recorded)."""
     commits = candidate_commits(root)

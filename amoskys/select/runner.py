@@ -81,12 +81,14 @@ def interpreter_of(python: str, root: Path) -> str:
 
 
 def install_plugins(folder: Path) -> Path:
-    """The probe and the select plugin, importable from ``folder``."""
-    from amoskys.run.local_run import install_probe
-
-    where = install_probe(folder)
-    source = Path(__file__).resolve().with_name("recorder_plugin.py")
-    shutil.copyfile(source, where / f"{PLUGIN_MODULE}.py")
+    """The probe and the select plugin, importable from ``folder/probe`` (where
+    ``amoskys.run.local_run.install_probe`` puts the probe; not imported from there, because
+    the run engine's modules cost a tenth of a second to import)."""
+    where = folder / "probe"
+    where.mkdir(parents=True, exist_ok=True)
+    package = Path(__file__).resolve().parents[1]
+    shutil.copyfile(package / "collect" / "pytest_probe.py", where / f"{PROBE_MODULE}.py")
+    shutil.copyfile(package / "select" / "recorder_plugin.py", where / f"{PLUGIN_MODULE}.py")
     return where
 
 
