@@ -126,7 +126,24 @@ def merge_raw(
     created: float,
     dirty: Mapping[str, str],
 ) -> TestMap:
-    """One :class:`TestMap` from the plugin's files (one per pytest process)."""
+    """One :class:`TestMap` from the plugin's files (one per pytest process); a file that is
+    not what the plugin writes raises :class:`MapFormatError`."""
+    try:
+        return _merge(raws, commit=commit, interpreter=interpreter, created=created, dirty=dirty)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        raise MapFormatError(
+            f"a raw map file is malformed ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _merge(
+    raws: Iterable[Mapping[str, Any]],
+    *,
+    commit: str,
+    interpreter: str,
+    created: float,
+    dirty: Mapping[str, str],
+) -> TestMap:
     units: list[Unit] = []
     index: dict[tuple[str, str, int], int] = {}
     tests: dict[str, TestRecord] = {}

@@ -109,7 +109,10 @@ def shard(tests: Sequence[str], durations: Mapping[str, float], count: int) -> l
 
 
 def read_failures(state_dir: Path | None) -> list[str]:
-    """Tests that failed the last time they ran under ``amoskys test`` (newest first)."""
+    """Tests that failed the last time they ran under ``amoskys test`` (newest first).
+
+    The file is Amoskys's own cache: when it is unreadable or malformed (edited by hand,
+    truncated), what cannot be read is ignored; it only orders tests, never selects fewer."""
     if state_dir is None:
         return []
     try:
@@ -118,7 +121,11 @@ def read_failures(state_dir: Path | None) -> list[str]:
         return []
     if not isinstance(data, dict):
         return []
-    return [n for n, _ in sorted(data.items(), key=lambda pair: -float(pair[1]))]
+    when: dict[str, float] = {}
+    for nodeid, stamp in data.items():
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            when[nodeid] = float(stamp)
+    return sorted(when, key=lambda nodeid: -when[nodeid])
 
 
 def write_failures(state_dir: Path, ran: Sequence[str], failed: Sequence[str]) -> None:
@@ -358,14 +365,25 @@ def record_map(
     interpreter: str,
     dirty: Mapping[str, str],
 ) -> TestMap | None:
-    """Merge the plugin's files into one map and store it; None when nothing was recorded."""
+    """Merge the plugin's files into one map and store it; None when nothing was recorded.
+    A damaged raw file stores no map at all (AmoskysError, which the caller shows as a note):
+    a map missing some tests would run them as "new" on every later selection."""
     from amoskys.select.mapstore import merge_raw, read_raw, save_map
+    from amoskys.select.testmap import MapFormatError
     from amoskys.store.db import Store
 
     raws = read_raw(raw_folder)
     if not raws or not isinstance(store, Store):
         return None
-    m = merge_raw(raws, commit=commit, interpreter=interpreter, created=time.time(), dirty=dirty)
+    try:
+        m = merge_raw(
+            raws, commit=commit, interpreter=interpreter, created=time.time(), dirty=dirty
+        )
+    except MapFormatError as error:
+        raise AmoskysError(
+            f"the test map was not recorded: {error}",
+            hint="the recorder plugin's output was damaged; the next full run records it again",
+        ) from None
     if not m.tests:
         return None
     save_map(store, m)

@@ -243,3 +243,37 @@ def test_the_quick_reader_answers_as_the_store_does_on_a_current_sqlite_file(
     assert open_quick(state) is None
     monkeypatch.setenv("AMOSKYS_DATABASE_URL", "postgresql://nowhere/db")
     assert open_quick(state) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"format": 1, "units": [["pkg/a.py", "f", 1]], "tests": []},  # a unit row cut short
+        {"format": 1, "units": [], "tests": [["t.py::a", "t.py", [3], 0.1, "passed"]]},
+        {"format": 1, "units": "not a list", "tests": []},
+        {"format": 1, "units": [], "tests": [["t.py::a", "t.py", [], "slow", "passed"]]},
+    ],
+)
+def test_a_damaged_raw_map_is_refused_not_a_traceback(
+    raw: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from amoskys.errors import AmoskysError
+    from amoskys.select.runner import record_map
+    from amoskys.select.testmap import MapFormatError
+
+    with pytest.raises(MapFormatError, match="raw map file is malformed"):
+        merge_raw([raw], commit="c", interpreter=PY, created=1.0, dirty={})
+    monkeypatch.delenv("AMOSKYS_DATABASE_URL", raising=False)
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "map-1.json").write_text(json.dumps(raw))
+    store = open_store(tmp_path / "state")
+    try:
+        with pytest.raises(AmoskysError, match="the test map was not recorded") as caught:
+            record_map(store, folder, commit="c", interpreter=PY, dirty={})
+        assert caught.value.hint and "next full run" in caught.value.hint
+        assert store.latest_test_map(["c"], PY) is None
+    finally:
+        store.close()

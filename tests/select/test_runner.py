@@ -231,3 +231,16 @@ def test_a_selection_collects_only_the_files_of_kept_new_and_changed_tests(
     assert code == 0 and {"test_cap", "test_added", "test_new"} <= ran, out
     assert "test_other" not in ran
     assert {p.name for p in (root / "marks").iterdir()} == {"test_a.py", "test_b.py", "test_new.py"}
+
+
+def test_a_damaged_failures_file_is_ignored_where_it_cannot_be_read(tmp_path: Path) -> None:
+    from amoskys.select.runner import FAILURES_FILE, read_failures, write_failures
+
+    path = tmp_path / FAILURES_FILE
+    path.write_text('{"t.py::a": 5, "t.py::b": "yesterday", "t.py::c": 9, "t.py::d": null}')
+    assert read_failures(tmp_path) == ["t.py::c", "t.py::a"]
+    for text in ("[1, 2]", "{not json", ""):
+        path.write_text(text)
+        assert read_failures(tmp_path) == []
+        write_failures(tmp_path, ["t.py::x"], ["t.py::y"])  # and it is written afresh
+        assert read_failures(tmp_path) == ["t.py::y"]
