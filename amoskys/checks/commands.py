@@ -398,7 +398,7 @@ def run_tests(
         interpreter = ""
         source = reader or store
         if source is not None:
-            interpreter = interpreter_of(python, settings.root)
+            interpreter = interpreter_of(python, settings.root, state_dir)
             failures += source.recent_test_failures()
             m = latest_map(source, settings.root, interpreter)
         plan = make_plan(

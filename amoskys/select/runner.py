@@ -75,9 +75,60 @@ class PytestOutcome:
     notes: tuple[str, ...]
 
 
-def interpreter_of(python: str, root: Path) -> str:
-    """``"3.12.4 /path/python"`` of the interpreter that will run the tests."""
-    return output_of([python, "-c", _INTERPRETER], cwd=root).strip()
+INTERPRETER_FILE = "select-interpreter.json"
+
+
+def _interpreter_key(python: str) -> list[object] | None:
+    """What identifies the interpreter behind ``python`` without starting it: the path, the
+    link and the binary it resolves to (size, mtime), and a venv's ``pyvenv.cfg``; None when
+    something cannot be read or ``python`` is a script (then it is asked every time)."""
+    try:
+        path = Path(python)
+        real = path.resolve()
+        with real.open("rb") as binary:
+            if binary.read(2) == b"#!":
+                return None  # a launcher script (a pyenv shim): it may pick another Python
+        key: list[object] = [python, str(real)]
+        for item in (
+            path,
+            real,
+            real.parent.parent / "pyvenv.cfg",
+            path.parent.parent / "pyvenv.cfg",
+        ):
+            try:
+                found = item.lstat()
+            except FileNotFoundError:
+                key.append(None)
+                continue
+            key.append([found.st_size, found.st_mtime_ns, found.st_ino])
+        return key
+    except OSError:
+        return None
+
+
+def interpreter_of(python: str, root: Path, state_dir: Path | None = None) -> str:
+    """``"3.12.4 /path/python"`` of the interpreter that will run the tests.
+
+    With ``state_dir`` the answer is kept there, keyed by the interpreter's files: starting
+    the project's Python only to ask its version cost a twentieth of a second per run."""
+    key = _interpreter_key(python) if state_dir is not None else None
+    path = state_dir / INTERPRETER_FILE if state_dir is not None else None
+    if key is not None and path is not None:
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(kept, dict) and kept.get("key") == key and kept.get("value"):
+                return str(kept["value"])
+        except (OSError, ValueError):
+            pass
+    value = output_of([python, "-c", _INTERPRETER], cwd=root).strip()
+    if key is not None and path is not None:
+        try:
+            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps({"key": key, "value": value}), encoding="utf-8")
+            temp.replace(path)
+        except OSError:
+            pass  # only a cache
+    return value
 
 
 def install_plugins(folder: Path) -> Path:

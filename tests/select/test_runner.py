@@ -244,3 +244,34 @@ def test_a_damaged_failures_file_is_ignored_where_it_cannot_be_read(tmp_path: Pa
         assert read_failures(tmp_path) == []
         write_failures(tmp_path, ["t.py::x"], ["t.py::y"])  # and it is written afresh
         assert read_failures(tmp_path) == ["t.py::y"]
+
+
+def test_the_interpreter_is_asked_once_and_again_when_its_files_change(tmp_path: Path) -> None:
+    """Starting the project's Python to learn its version cost ~50 ms per run: the answer is
+    kept, keyed by the interpreter's files; a launcher script (a pyenv shim) is always asked."""
+
+    from amoskys.select.runner import INTERPRETER_FILE, interpreter_of
+
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    python = venv / "python"
+    python.symlink_to(sys.executable)
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = x\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    first = interpreter_of(str(python), tmp_path, state)
+    assert first.split()[0] == "%d.%d.%d" % sys.version_info[:3]
+    kept = state / INTERPRETER_FILE
+    assert kept.is_file()
+    data = kept.read_text()
+    kept.write_text(data.replace(first, "9.9.9 /kept/answer"))
+    assert interpreter_of(str(python), tmp_path, state) == "9.9.9 /kept/answer"  # not asked
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = y, a rebuilt venv\n")
+    assert interpreter_of(str(python), tmp_path, state) == first  # asked again
+
+    shim = tmp_path / "shim"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    shim.chmod(0o755)
+    kept.unlink()
+    assert interpreter_of(str(shim), tmp_path, state).split()[0] == first.split()[0]
+    assert not kept.exists()  # a script may start another Python next time: never kept
