@@ -4,7 +4,9 @@ A full run (``--select all``, or ``affected`` without a usable map) records whic
 test ran and stores the map for the checked-out commit. ``--select affected`` finds the map of
 the newest ancestor commit, asks git what changed since (:mod:`amoskys.select.changes`),
 selects (:mod:`amoskys.select.selection`) and runs only those tests plus new ones; when nothing
-changed no pytest starts at all. Recent failures run first; ``-n`` splits the tests over
+changed no pytest starts at all. pytest then collects only the files that hold a kept test, a
+changed file or a file the map has never seen (the plugin's ``pytest_ignore_collect``): on a
+large suite, collecting every module to deselect nearly all of it cost more than the run. Recent failures run first; ``-n`` splits the tests over
 several pytest processes in shards balanced by recorded durations.
 
 Everything runs through the pytest probe (JUnit XML, coverage) and the select plugin
