@@ -6,8 +6,9 @@ the newest ancestor commit, asks git what changed since (:mod:`amoskys.select.ch
 selects (:mod:`amoskys.select.selection`) and runs only those tests plus new ones; when nothing
 changed no pytest starts at all. pytest then collects only the files that hold a kept test, a
 changed file or a file the map has never seen (the plugin's ``pytest_ignore_collect``): on a
-large suite, collecting every module to deselect nearly all of it cost more than the run. Recent failures run first; ``-n`` splits the tests over
-several pytest processes in shards balanced by recorded durations.
+large suite, collecting every module to deselect nearly all of it cost more than the run.
+Recent failures run first; ``-n`` splits the tests over several pytest processes in shards
+balanced by recorded durations.
 
 Everything runs through the pytest probe (JUnit XML, coverage) and the select plugin
 (:mod:`amoskys.select.recorder_plugin`), both copied into a temporary folder on PYTHONPATH.
