@@ -12,6 +12,7 @@ compares both on one database).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -23,7 +24,7 @@ from typing import Sequence
 DATABASE_FILE = "amoskys.db"
 URL_VARIABLE = "AMOSKYS_DATABASE_URL"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: Commits asked for in one query (SQLite's default limit of bound parameters is 999+).
+#: Commits asked for in one query (one JSON array parameter each).
 CHUNK = 500
 
 _REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
@@ -78,11 +79,10 @@ class QuickReader:
         other: StoredMap | None = None
         for start in range(0, len(commits), CHUNK):
             chunk = list(commits[start : start + CHUNK])
-            marks = ",".join("?" * len(chunk))
             rows = self._connection.execute(
-                f'SELECT "commit", interpreter, created FROM test_maps '  # nosec B608 - only ? marks
-                f'WHERE "commit" IN ({marks})',
-                chunk,
+                'SELECT "commit", interpreter, created FROM test_maps '
+                'WHERE "commit" IN (SELECT value FROM json_each(?))',
+                (json.dumps(chunk),),
             ).fetchall()
             found: dict[str, list[tuple[str, float]]] = {}
             for commit, interp, created in rows:
@@ -139,6 +139,7 @@ def open_quick(state_dir: Path) -> QuickReader | None:
     try:
         connection = sqlite3.connect(path, timeout=10.0)
         rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        connection.execute("SELECT value FROM json_each('[1]')").fetchall()  # JSON1 is there
         if len(rows) == 1 and str(rows[0][0]) == head:
             return QuickReader(connection)
     except sqlite3.Error:
