@@ -16,12 +16,14 @@ Everything runs through the pytest probe (JUnit XML, coverage) and the select pl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,9 +335,29 @@ def run_pytest(
             )
             shard_env["AMOSKYS_SELECT_FILE"] = str(chosen)
         environments.append(shard_env)
-    results = _run_all(argv, root, environments, options.fail_fast, show)
+    with _terminate_as_interrupt():
+        results = _run_all(argv, root, environments, options.fail_fast, show)
     codes = tuple(r.exit_code for r in results)
     return PytestOutcome(reports, codes, True, not plan.full, coverage, tuple(notes))
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM while pytest runs acts like Ctrl-C: :func:`run_process` then stops pytest's
+    process group. By default SIGTERM ended Amoskys at once and left pytest (its own process
+    group) running, e.g. a test looping forever after a harness timed the command out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_all(

@@ -275,3 +275,53 @@ def test_the_interpreter_is_asked_once_and_again_when_its_files_change(tmp_path:
     kept.unlink()
     assert interpreter_of(str(shim), tmp_path, state).split()[0] == first.split()[0]
     assert not kept.exists()  # a script may start another Python next time: never kept
+
+
+def test_sigterm_stops_pytest_too(make_repo: Any, tmp_path: Path) -> None:
+    """A harness that times `amoskys test` out sends SIGTERM: pytest (its own process group)
+    must not live on, e.g. in a test that loops forever."""
+    import signal
+    import time
+
+    marker = tmp_path / "pytest.pid"
+    hang = (
+        "import os\nimport pathlib\n\n\ndef test_hang():\n"
+        f"    pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))\n"
+        "    while True:\n        pass\n"
+    )
+    root = make_repo({**PROJECT, "tests/test_a.py": hang})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
+        env.pop(name, None)
+    proc = subprocess.Popen(  # nosec B603
+        [sys.executable, "-m", "amoskys", "test"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        pid = int(marker.read_text())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130  # "interrupted"
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                break
+            assert time.monotonic() < deadline, "pytest still runs after amoskys was stopped"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if marker.exists() and marker.read_text():  # never leave a spinning test behind
+            try:
+                os.kill(int(marker.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
