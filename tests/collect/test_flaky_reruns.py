@@ -269,3 +269,37 @@ def test_rerun_limit_counts_final_failures_and_zero_means_no_limit(tmp_path: Pat
     done = run_pytest(project, FAIL_FLAKY="1", FAIL_SETUP="1", AMOSKYS_RERUN_LIMIT="0")
     assert outcomes(project)[IDS["setup"]] == "flaky"
     assert "re-runs stopped" not in done.stdout
+
+
+def test_past_the_limit_failures_are_shown_one_line_each_unless_a_style_was_chosen(
+    tmp_path: Path,
+) -> None:
+    """pytest's default rendering re-parses the test module for every failure (0.15 s each
+    in a large module): in a failure storm the later ones are shown one line each."""
+    project = make_project(tmp_path, STORM)
+    done = run_pytest(project, "--maxfail=5", AMOSKYS_RERUN_LIMIT="3")
+    assert done.stdout.count("def test_broken(n):") == 3  # the first 3: pytest's own
+    assert done.stdout.count("E       assert ") == 3  # failures 4 and 5: one line each
+    assert "the others are shown one line each" in done.stdout
+    shutil.rmtree(tmp_path / "reports")
+    done = run_pytest(project, "--maxfail=5", "--tb=long", AMOSKYS_RERUN_LIMIT="3")
+    assert "the others are shown one line each" not in done.stdout  # the user's choice
+    assert done.stdout.count("def test_broken(n):") == 5
+
+
+def test_a_test_failing_every_time_shows_its_first_attempt_in_pytests_rendering(
+    tmp_path: Path,
+) -> None:
+    """Each failure rendered by pytest re-parses the test module: the re-runs of a test that
+    keeps failing are rendered natively, the reported first attempt the usual way."""
+    project = make_project(tmp_path)
+    done = run_pytest(project, "-k", "always")
+    assert calls(project, "always") == 3
+    assert "def test_always():" in done.stdout  # pytest's own rendering of the first attempt
+    assert "Traceback (most recent call last)" not in done.stdout
+    root = ET.parse(junit_file(project)).getroot()  # nosec B314 - well-formed, ours
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "test_always"]
+    reruns = [child for child in case if child.tag == "rerunFailure"]
+    assert len(reruns) == 2  # Python's traceback (cut to its last 4,000 characters)
+    assert all("AssertionError: always fails" in (r.text or "") for r in reruns)
+    assert all('File "' in (r.text or "") for r in reruns)
