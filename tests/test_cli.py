@@ -12,6 +12,7 @@ import pytest
 from amoskys_testing import REPO, SHARED
 
 import amoskys.cli
+import amoskys.workflow.expressions
 
 SEED = SHARED / "seed" / "ci-cd.yml"
 
@@ -145,7 +146,7 @@ def test_an_internal_error_prints_one_line_and_writes_a_crash_log(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(amoskys.cli, "evaluate", boom)
+    monkeypatch.setattr(amoskys.workflow.expressions, "evaluate", boom)
     monkeypatch.setenv("AMOSKYS_CRASH_DIR", str(tmp_path))
     with pytest.raises(SystemExit) as done:
         amoskys.cli.main(["eval", "1"])

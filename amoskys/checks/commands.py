@@ -18,21 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from amoskys.checks.settings import CheckSettings
-from amoskys.checks.tools import FileCacheSetup, ToolRun, ToolSpec, run_tools
 from amoskys.errors import AmoskysError
-from amoskys.findings.linters import (
-    collect_black,
-    collect_flake8,
-    collect_isort,
-    collect_mypy,
-)
 from amoskys.findings.model import Finding, FindingsProblem
-from amoskys.findings.scanners import collect_bandit, collect_pip_audit, collect_safety
 from amoskys.gates import GateResult, TestSummary, Verdict, evaluate, missing_tool
-from amoskys.run.diagnosis import network_evidence
 from amoskys.suppress import Judged, judge
 
 if TYPE_CHECKING:
+    # imported where used: ``amoskys test`` needs none of the linters' and scanners' parsers
+    from amoskys.checks.tools import FileCacheSetup, ToolRun, ToolSpec
     from amoskys.select.runner import Plan, SelectOptions
     from amoskys.store.db import Store
 
@@ -55,6 +48,9 @@ class CheckOutcome:
 def lint_specs(settings: CheckSettings, cache: Path | None = None) -> list[ToolSpec]:
     """The four linters; ``cache`` keeps mypy's incremental cache under ``.amoskys/``
     (unless the project's mypy configuration names its own cache folder)."""
+    from amoskys.checks.tools import ToolSpec
+    from amoskys.findings.linters import collect_black, collect_flake8, collect_isort, collect_mypy
+
     paths = tuple(settings.paths)
     mypy_cache: tuple[str, ...] = ()
     if cache is not None and not mypy_sets_cache_dir(settings.root):
@@ -124,6 +120,9 @@ def mypy_sets_cache_dir(root: Path) -> bool:
 
 
 def bandit_spec(settings: CheckSettings) -> ToolSpec:
+    from amoskys.checks.tools import ToolSpec
+    from amoskys.findings.scanners import collect_bandit
+
     args = ["-f", "json", "-o", "{report}", "-q", "-r"]
     if (settings.root / "pyproject.toml").is_file():
         text = (settings.root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
@@ -144,6 +143,9 @@ def bandit_spec(settings: CheckSettings) -> ToolSpec:
 
 def online_specs(settings: CheckSettings) -> list[ToolSpec]:
     """pip-audit and Safety, when they are installed: they need their online services."""
+    from amoskys.checks.tools import ToolSpec
+    from amoskys.findings.scanners import collect_pip_audit, collect_safety
+
     specs: list[ToolSpec] = []
     if shutil.which("pip-audit"):
         specs.append(
@@ -226,6 +228,8 @@ def _finish(
 def file_cache_setup(root: Path, state_dir: Path | None, *, read: bool) -> FileCacheSetup | None:
     """The per-file result cache under ``.amoskys/cache/lint``; ``None`` outside a git
     repository (the candidates are the files git would push) or without a state folder."""
+    from amoskys.checks.tools import FileCacheSetup
+
     if state_dir is None:
         return None
     try:
@@ -247,6 +251,8 @@ def lint(
     Black, isort and flake8 re-check only files changed since their cached results;
     ``use_cache=False`` (``--no-cache``) checks every file and refreshes the cache.
     """
+    from amoskys.checks.tools import run_tools
+
     env = dict(os.environ)
     cache = state_dir / "cache" if state_dir is not None else None
     if cache is not None:
@@ -270,6 +276,8 @@ def security_scan(
     Bandit and the secret scan re-check only files changed since their cached results;
     ``use_cache=False`` (``--no-cache``) checks every file and refreshes the cache.
     """
+    from amoskys.checks.tools import run_tools
+    from amoskys.run.diagnosis import network_evidence
     from amoskys.security.scan import scan_dependencies, scan_secrets
 
     extra: list[Finding] = []
@@ -367,25 +375,32 @@ def run_tests(
     """
     from amoskys.select.mapstore import head_commit, latest_map
     from amoskys.select.runner import SelectOptions, interpreter_of, make_plan, read_failures
-    from amoskys.store.db import Store, open_store
+    from amoskys.store.quick import QuickReader, open_quick
 
     options = options or SelectOptions()
     python = _python()
     commit = head_commit(settings.root) if state_dir is not None else None
     store: Store | None = None
+    reader: QuickReader | None = None
     notes: list[str] = []
     if state_dir is not None and commit is not None:
-        store = open_store(state_dir)
+        # the quick reader spares SQLAlchemy's import when the store is current SQLite
+        reader = open_quick(state_dir)
+        if reader is None:
+            from amoskys.store.db import open_store
+
+            store = open_store(state_dir)
     elif options.select == "affected":
         notes.append("not a git repository with a commit: no test map, every test runs")
     try:
         failures = read_failures(state_dir)
         m = None
         interpreter = ""
-        if store is not None:
-            interpreter = interpreter_of(python, settings.root)
-            failures += store.recent_test_failures()
-            m = latest_map(store, settings.root, interpreter)
+        source = reader or store
+        if source is not None:
+            interpreter = interpreter_of(python, settings.root, state_dir=state_dir)
+            failures += source.recent_test_failures()
+            m = latest_map(source, settings.root, interpreter)
         plan = make_plan(
             settings.root,
             m,
@@ -394,13 +409,17 @@ def run_tests(
             failures=failures,
             show=show,
         )
-        if store is not None:
+        if source is not None:
             show(f"amoskys: {plan.summary}")
         if options.why:
             for nodeid in plan.keep or ():
                 show(f"  {nodeid}: {plan.reasons.get(nodeid, 'runs all')}")
         if plan.nothing:
             return _no_test_needed(settings, plan.summary, notes, today)
+        if reader is not None and plan.full and options.record:
+            from amoskys.store.db import open_store
+
+            store = open_store(state_dir or settings.root / ".amoskys")  # the map is written
         return _run_pytest(
             settings,
             plan=plan,
@@ -416,6 +435,8 @@ def run_tests(
             today=today,
         )
     finally:
+        if reader is not None:
+            reader.close()
         if store is not None:
             store.close()
 
@@ -471,7 +492,13 @@ def _run_pytest(
         ran: list[str] = list(selected.ran) if selected else []
         failed: list[str] = list(selected.failed) if selected else []
         if raw is not None and commit is not None and all(c in (0, 1) for c in done.exit_codes):
-            recorded = record_map(store, raw, commit=commit, interpreter=interpreter, dirty=dirty)
+            try:
+                recorded = record_map(
+                    store, raw, commit=commit, interpreter=interpreter, dirty=dirty
+                )
+            except AmoskysError as error:  # the tests ran: their verdict stands
+                recorded = None
+                notes.append(str(error))
             if recorded is not None:
                 notes.append(f"test map recorded for {commit[:12]} ({len(recorded.tests):,} tests)")
                 ran = list(recorded.tests)

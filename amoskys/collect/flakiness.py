@@ -117,9 +117,12 @@ class FlakyConfig:
     quarantine: bool = False  # flagged tests run, but their failures do not fail the gate
     threshold: float = 0.0  # a test whose score is above this is flagged
     history: int = 50  # runs of history the score is computed from
+    #: re-runs stop once this many tests failed in one pytest process (0: no limit): a
+    #: breakage failing thousands of tests must not run each of them ``reruns`` more times
+    rerun_limit: int = 10
 
 
-FLAKY_KEYS = ("reruns", "quarantine", "threshold", "history")
+FLAKY_KEYS = ("reruns", "quarantine", "threshold", "history", "rerun-limit")
 MAX_RERUNS = 10  # the probe's own bound too
 
 
@@ -154,5 +157,12 @@ def parse_flaky(value: Any, where: Location) -> FlakyConfig:
             defaults.history,
             valid=lambda n: 2 <= n <= 10_000,
             what="a number of runs from 2 to 10000",
+        ),
+        rerun_limit=table.whole(
+            "rerun-limit",
+            defaults.rerun_limit,
+            valid=lambda n: n >= 0,
+            what="a whole number >= 0",
+            hint="e.g. rerun-limit = 10: re-runs stop once 10 tests failed (0: no limit)",
         ),
     )

@@ -13,14 +13,22 @@ Driven by the environment:
     Also measure coverage with coverage.py, when it is importable.
 ``AMOSKYS_RERUNS=N``
     Re-run a failed test (a failure or error in setup, call or teardown) up to ``N`` times,
-    right after it failed, in the same session. Only the last attempt is reported to pytest
-    and its plugins: a test that passes on a re-run passes (pytest exits 0) but is *flaky*,
-    and the JUnit report says so with Maven Surefire's convention, understood by Jenkins and
-    ignored by readers that do not know it: one ``<flakyFailure>`` (``<flakyError>``) per
-    failed attempt of a test that passed in the end, one ``<rerunFailure>``
-    (``<rerunError>``) per earlier failed attempt of a test that failed in the end. The
-    terminal summary lists the flaky tests. Nothing is re-run when pytest-rerunfailures is
-    re-running already (``--reruns``).
+    right after it failed, in the same session. Only one attempt is reported to pytest and its
+    plugins, the passing one or, when every attempt failed, the first (re-runs render their
+    tracebacks with Python's own formatter, much cheaper than pytest's): a test that passes on
+    a re-run passes (pytest exits 0) but is *flaky*, and the JUnit report says so with Maven
+    Surefire's convention, understood by Jenkins and ignored by readers that do not know it:
+    one ``<flakyFailure>`` (``<flakyError>``) per failed attempt of a test that passed in the
+    end, one ``<rerunFailure>`` (``<rerunError>``) per re-run of a test that failed every
+    time. The terminal summary lists the flaky tests. Nothing is re-run when
+    pytest-rerunfailures is re-running already (``--reruns``).
+``AMOSKYS_RERUN_LIMIT=N``
+    Re-runs stop once ``N`` tests have failed in this process (default 10, 0: no limit): many
+    failures are a breakage, not flakiness, and re-running thousands of failing tests (each
+    failure's traceback rendered again) multiplied the time of such runs (Gradle's test-retry
+    plugin has the same bound, ``maxFailures``). Past that limit, later failures are also
+    shown one line each (``--tb=line``) unless a ``--tb`` style was given: pytest's default
+    rendering re-parses the test's module for each failure. The terminal summary says both.
 ``AMOSKYS_QUARANTINE=FILE``
     Node ids, one a line, of quarantined tests: they run and are reported as usual, but when
     they are the only failures the session's exit status is 0 (the terminal says so).
@@ -56,6 +64,8 @@ import pytest
 ENV_REPORT_DIR = "AMOSKYS_REPORT_DIR"
 ENV_COVERAGE = "AMOSKYS_COVERAGE"
 ENV_RERUNS = "AMOSKYS_RERUNS"
+ENV_RERUN_LIMIT = "AMOSKYS_RERUN_LIMIT"
+DEFAULT_RERUN_LIMIT = 10
 ENV_QUARANTINE = "AMOSKYS_QUARANTINE"
 MAX_RERUNS = 10
 _ATTEMPTS_ATTR = "amoskys_failed_attempts"
@@ -239,6 +249,37 @@ def _reruns(config: pytest.Config) -> int:
     return max(0, min(wanted, MAX_RERUNS))
 
 
+def _rerun_limit() -> int:
+    """Failed tests after which nothing is re-run any more (0: no limit)."""
+    try:
+        return max(0, int(os.environ.get(ENV_RERUN_LIMIT, "") or DEFAULT_RERUN_LIMIT))
+    except ValueError:
+        return DEFAULT_RERUN_LIMIT
+
+
+def _over_limit() -> bool:
+    """True once as many tests failed as the re-run limit allows (noted for the summary)."""
+    limit = _rerun_limit()
+    if limit and len(_SESSION.get("failed", ())) >= limit:
+        _SESSION["limited"] = limit
+        return True
+    return False
+
+
+def _cheaper_tracebacks() -> None:
+    """Past the re-run limit, later failures are shown one line each (``--tb=line``) unless
+    a ``--tb`` style was chosen: pytest's default rendering re-parses the test module for
+    every failure (0.15 s each in a 6,000-line module), which made a run with a few hundred
+    failures take minutes when its first failure came after seconds."""
+    config = _SESSION.get("config")
+    limit = _rerun_limit()
+    if config is None or not limit or _report_dir() is None:
+        return
+    if len(_SESSION.get("failed", ())) >= limit and getattr(config.option, "tbstyle", "") == "auto":
+        config.option.tbstyle = "line"
+        _SESSION["native"] = limit
+
+
 def _attempt_failed(reports: List[Any]) -> bool:
     return any(report.failed and not hasattr(report, "wasxfail") for report in reports)
 
@@ -270,12 +311,26 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) 
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     failed_attempts: List[dict] = []  # type: ignore[type-arg]
-    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+    first = reports = runtestprotocol(item, log=False, nextitem=nextitem)
     while _attempt_failed(reports) and len(failed_attempts) < reruns:
-        if item.session.shouldfail or item.session.shouldstop:
+        if item.session.shouldfail or item.session.shouldstop or _over_limit():
             break
         failed_attempts.append(_failure_of(reports))
-        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        style = getattr(item.config.option, "tbstyle", "")
+        if style == "auto":  # a re-run's failure is rendered cheaply (see below)
+            item.config.option.tbstyle = "native"
+        try:
+            reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        finally:
+            if style == "auto":
+                item.config.option.tbstyle = style
+    if failed_attempts and _attempt_failed(reports):
+        # Failed every time: the first attempt, in pytest's own rendering, is the one
+        # reported, the re-runs (Python's tracebacks: pytest's re-parse the module for each
+        # failure) are its extra attempts. Rendering each failure three times in full made
+        # a change that broke a few dozen tests cost seconds per test.
+        failed_attempts = failed_attempts[1:] + [_failure_of(reports)]
+        reports = first
     if failed_attempts:
         for report in reports:
             if report.when == "teardown":
@@ -307,6 +362,7 @@ _SESSION: dict = {}  # type: ignore[type-arg]  # this process's flaky and failed
 def _note_outcome(report: Any) -> None:
     if report.failed and not hasattr(report, "wasxfail"):
         _SESSION.setdefault("failed", set()).add(report.nodeid)
+        _cheaper_tracebacks()
     attempts = getattr(report, _ATTEMPTS_ATTR, None)
     if attempts and report.when == "teardown":
         final_failed = report.nodeid in _SESSION.get("failed", set())
@@ -396,9 +452,21 @@ def _apply_quarantine(session: pytest.Session, exitstatus: Any) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     flaky = _SESSION.get("flaky", {})
     forgiven = _SESSION.get("forgiven", [])
+    limited = _SESSION.get("limited")
+    native = _SESSION.get("native")
+    write = terminalreporter.write_line
+    if native:
+        write(
+            "amoskys: after %d failed tests the others are shown one line each "
+            "(--tb=line; pass --tb=long for every traceback)" % native
+        )
+    if limited:
+        write(
+            "amoskys: re-runs stopped after %d failed tests: that many failures are a "
+            "breakage, not flakiness ([tool.amoskys.flaky] rerun-limit)" % limited
+        )
     if not flaky and not forgiven:
         return
-    write = terminalreporter.write_line
     if flaky:
         terminalreporter.section("amoskys: flaky tests (passed on a re-run)", sep="-")
         for nodeid, failures in sorted(flaky.items()):

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from amoskys.collect.flakiness import FlakyConfig, flagged
-from amoskys.store.db import Store
-from amoskys.store.records import TestCaseResult
+
+if TYPE_CHECKING:  # SQLAlchemy is not needed to tell the probe what to do
+    from amoskys.store.db import Store
+    from amoskys.store.records import TestCaseResult
 
 ENV_RERUNS = "AMOSKYS_RERUNS"
+ENV_RERUN_LIMIT = "AMOSKYS_RERUN_LIMIT"
 ENV_QUARANTINE = "AMOSKYS_QUARANTINE"
 
 
@@ -30,9 +33,9 @@ def quarantined(store: Store | None, config: FlakyConfig) -> list[str]:
 
 
 def probe_environment(config: FlakyConfig, quarantine: list[str], folder: Path) -> dict[str, str]:
-    """``AMOSKYS_RERUNS`` and, when some test is quarantined, ``AMOSKYS_QUARANTINE`` (the
-    list is written to ``folder/quarantine.txt``)."""
-    env = {ENV_RERUNS: str(config.reruns)}
+    """``AMOSKYS_RERUNS``, ``AMOSKYS_RERUN_LIMIT`` and, when some test is quarantined,
+    ``AMOSKYS_QUARANTINE`` (the list is written to ``folder/quarantine.txt``)."""
+    env = {ENV_RERUNS: str(config.reruns), ENV_RERUN_LIMIT: str(config.rerun_limit)}
     if quarantine:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "quarantine.txt"
@@ -44,11 +47,11 @@ def probe_environment(config: FlakyConfig, quarantine: list[str], folder: Path) 
 def quarantine_of_project(root: Path, config: FlakyConfig) -> list[str]:
     """:func:`quarantined` from the project's own history, when it has one (``amoskys test``
     reads it and never creates it)."""
+    if not config.quarantine:
+        return []
     from amoskys.store.db import DATABASE_FILE, URL_VARIABLE, open_store
 
     state = root / ".amoskys"
-    if not config.quarantine:
-        return []
     if not os.environ.get(URL_VARIABLE) and not (state / DATABASE_FILE).is_file():
         return []
     store = open_store(state)

@@ -183,6 +183,21 @@ def output_of(
     program raises :class:`AmoskysError` naming the command, with the tail of its stderr
     (the whole message masked with ``masker`` when given: the command line may hold a secret).
     """
+    out = bytes_of(argv, cwd=cwd, env=env, timeout=timeout, masker=masker)
+    return out.decode("utf-8", errors="replace")
+
+
+def bytes_of(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = HELPER_TIMEOUT_SECONDS,
+    masker: Masker | None = None,
+    stdin: bytes | None = None,
+) -> bytes:
+    """:func:`output_of`, but the stdout's raw bytes, and ``stdin`` written to the helper's
+    standard input (e.g. ``git cat-file --batch``: many objects, one process)."""
     environ: Mapping[str, str] = os.environ if env is None else env
     command = _prepare(argv, cwd, environ)
     shown = _display(argv)
@@ -190,13 +205,13 @@ def output_of(
         command,
         cwd=cwd,
         env=environ,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             _signal_group(proc, _SIGKILL)
             try:
@@ -211,7 +226,7 @@ def output_of(
             ) from None
     finally:
         _forget(proc)
-        for pipe in (proc.stdout, proc.stderr):
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
     if proc.returncode != 0:
@@ -222,7 +237,7 @@ def output_of(
         if masker is not None:
             message = masker.mask(message)
         raise AmoskysError(message, hint=f"ran in {cwd}")
-    return out.decode("utf-8", errors="replace")
+    return out
 
 
 class _Stream:

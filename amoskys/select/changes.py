@@ -37,7 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from amoskys.run.process import output_of
+from amoskys.errors import AmoskysError
+from amoskys.run.process import bytes_of, output_of
 
 GIT_TIMEOUT_SECONDS = 120.0
 BINARY_SNIFF_BYTES = 8000
@@ -58,6 +59,9 @@ class FileChange:
     path: str
     old_text: str | None
     new_text: str | None
+    unseen: str | None = None
+    """Why the map cannot judge this change (a submodule moved, the file cannot be read):
+    selection then runs every test and says this."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ def _decode(data: bytes) -> str | None:
 
 
 def _work_tree_text(root: Path, path: str) -> str | None:
+    """The file's text now; None when absent or binary. An unreadable file raises OSError."""
     target = root / path
     try:
         if target.is_symlink():
@@ -121,47 +126,102 @@ def _work_tree_text(root: Path, path: str) -> str | None:
         return None
 
 
-def _commit_text(root: Path, commit: str, path: str) -> str | None:
-    text = _git(root, "show", f"{commit}:./{path}")
-    return None if "\0" in text[:BINARY_SNIFF_BYTES] else text
+def _blobs(root: Path, shas: Sequence[str]) -> dict[str, str | None]:
+    """The texts of many blobs from one ``git cat-file --batch`` (None: binary or missing),
+    instead of one ``git show`` per changed file."""
+    if not shas:
+        return {}
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_VARS}
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    wanted = list(dict.fromkeys(shas))
+    out = bytes_of(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        env=env,
+        timeout=GIT_TIMEOUT_SECONDS,
+        stdin="".join(f"{sha}\n" for sha in wanted).encode("ascii"),
+    )
+    texts: dict[str, str | None] = {}
+    at = 0
+    for sha in wanted:
+        end = out.index(b"\n", at)
+        header = out[at:end].decode("ascii", errors="replace").split()
+        at = end + 1
+        if len(header) != 3:  # "<sha> missing"
+            texts[sha] = None
+            continue
+        size = int(header[2])
+        texts[sha] = _decode(out[at : at + size]) if header[1] == "blob" else None
+        at += size + 1  # the content and its newline
+    return texts
+
+
+_SUBMODULE = "160000"
+_NO_BLOB = "0" * 40
 
 
 def changes_since(root: Path, commit: str, dirty: Mapping[str, str]) -> list[FileChange]:
     """Every file under ``root`` whose text differs from ``commit`` (sorted by path).
 
     The new side is the work tree: staged, unstaged and untracked files that git does not
-    ignore. The old side is ``commit``'s text, except for the paths in ``dirty`` (files that
-    already differed from ``commit`` when the map was recorded): their recorded text is the old
-    side. Renames are a deletion plus an addition. Binary files have ``None`` texts but are
-    still reported when they differ. Paths are POSIX, relative to ``root`` (which may be a
-    folder inside the repository). Tool caches (``__pycache__``, ``.pytest_cache``...) are left
-    out. Raises :class:`~amoskys.errors.AmoskysError` when git fails (unknown commit...).
+    ignore. The old side is ``commit``'s text (all of them read by one ``git cat-file``),
+    except for the paths in ``dirty`` (files that already differed from ``commit`` when the
+    map was recorded): their recorded text is the old side. Renames are a deletion plus an
+    addition. Binary files have ``None`` texts but are still reported when they differ. A
+    submodule that moved, or a file that cannot be read, is reported with ``unseen`` set.
+    Paths are POSIX, relative to ``root`` (which may be a folder inside the repository). Tool
+    caches (``__pycache__``, ``.pytest_cache``...) are left out. Raises
+    :class:`~amoskys.errors.AmoskysError` when git fails (unknown commit...).
     """
     listed = _git(
-        root, "diff", "--name-status", "--no-renames", "--relative", "-z", commit, "--", "."
+        root, "diff", "--raw", "--no-abbrev", "--no-renames", "--relative", "-z", commit, "--", "."
     )
     fields = [item for item in listed.split("\0") if item]
     status_of: dict[str, str] = {}
-    for status, path in zip(fields[0::2], fields[1::2]):
+    old_blob: dict[str, str] = {}
+    submodules: set[str] = set()
+    for meta, path in zip(fields[0::2], fields[1::2]):
+        parts = meta.lstrip(":").split()
+        if len(parts) < 5:
+            raise AmoskysError(f"git diff --raw printed {meta!r}", hint="is git too old?")
+        old_mode, new_mode, old_sha, status = parts[0], parts[1], parts[2], parts[4]
         status_of[path] = status[:1]
+        if _SUBMODULE in (old_mode, new_mode):
+            submodules.add(path)
+        elif old_sha != _NO_BLOB:
+            old_blob[path] = old_sha
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
     for path in untracked.split("\0"):
         if path:
             status_of.setdefault(path, "A")
     for path in dirty:
         status_of.setdefault(path, "=")  # same as commit now, but not when recorded
+    wanted = [
+        old_blob[p]
+        for p in status_of
+        if p in old_blob and p not in dirty and not _is_noise(p) and status_of[p] != "A"
+    ]
+    blobs = _blobs(root, wanted)
     changes: list[FileChange] = []
     for path in sorted(status_of):
         if _is_noise(path):
             continue
+        if path in submodules:
+            changes.append(FileChange(path, None, None, "a submodule changed"))
+            continue
         status = status_of[path]
         if path in dirty:
             old: str | None = dirty[path]
-        elif status == "A":
+        elif status == "A" or path not in old_blob:
             old = None
         else:
-            old = _commit_text(root, commit, path)
-        new = _work_tree_text(root, path)
+            old = blobs.get(old_blob[path])
+        try:
+            new = _work_tree_text(root, path)
+        except OSError as error:
+            why = f"cannot be read ({error.strerror or error})"
+            changes.append(FileChange(path, old, None, why))
+            continue
         if old == new and (old is not None or status == "="):
             continue  # binary on both sides is still a change unless it came from `dirty`
         if old is None and new is None and status == "=":

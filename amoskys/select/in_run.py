@@ -106,7 +106,8 @@ def select_request(
     """The plugin's ``AMOSKYS_SELECT_FILE`` for a selection (see the plugin's docstring).
 
     ``workspace``: the job's workspace; a pytest with another rootdir (one that a test
-    starts, which inherits the environment) ignores the selection and runs every test."""
+    starts, which inherits the environment) ignores the selection and runs every test. With
+    it, pytest collects only the files that hold kept, changed or unknown tests."""
     request: dict[str, Any] = {
         "known": sorted(plan.known),
         "keep": list(plan.keep or ()),
@@ -119,6 +120,9 @@ def select_request(
     }
     if workspace is not None:
         request["root"] = str(workspace)
+        # Collect only the files of kept, changed and unknown tests (the plugin's "files").
+        request["files"] = True
+        request["changed"] = [str(workspace / path) for path in plan.changed]
     return request
 
 

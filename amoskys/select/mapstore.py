@@ -15,7 +15,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from amoskys.errors import AmoskysError
 from amoskys.run.process import output_of
@@ -27,7 +27,19 @@ from amoskys.select.testmap import (
     map_from_json,
     map_to_json,
 )
-from amoskys.store.db import Store
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a map is written
+    from amoskys.store.db import Store
+    from amoskys.store.quick import StoredMap
+
+
+class MapSource(Protocol):
+    """Where stored maps are read from: the store, or its quick SQLite reader."""
+
+    def latest_test_map(
+        self, commits: Sequence[str], interpreter: str
+    ) -> StoredMap | None: ...  # pragma: no cover - a protocol
+
 
 #: How far back ``git rev-list`` looks for a commit with a map.
 MAX_COMMITS = 2000
@@ -76,7 +88,7 @@ def save_map(store: Store, m: TestMap) -> None:
     )
 
 
-def latest_map(store: Store, root: Path, interpreter: str) -> TestMap | None:
+def latest_map(store: MapSource, root: Path, interpreter: str) -> TestMap | None:
     """The map of the newest ancestor of HEAD that has one (preferring ``interpreter``'s);
     None when there is none, or when the stored one cannot be read (it will be re-recorded)."""
     commits = candidate_commits(root)
@@ -136,11 +148,28 @@ def merge_raw(
     created: float,
     dirty: Mapping[str, str],
 ) -> TestMap:
-    """One :class:`TestMap` from the plugin's files (one per pytest process).
+    """One :class:`TestMap` from the plugin's files (one per pytest process); a file that is
+    not what the plugin writes raises :class:`MapFormatError`.
 
     A test recorded more than once is merged (:func:`merge_records`). A test that was only
     ever skipped ran no code: it is left out, so that it runs as a new test next time rather
     than never (its record would select it for no change)."""
+    try:
+        return _merge(raws, commit=commit, interpreter=interpreter, created=created, dirty=dirty)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        raise MapFormatError(
+            f"a raw map file is malformed ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _merge(
+    raws: Iterable[Mapping[str, Any]],
+    *,
+    commit: str,
+    interpreter: str,
+    created: float,
+    dirty: Mapping[str, str],
+) -> TestMap:
     units: list[Unit] = []
     index: dict[tuple[str, str, int], int] = {}
     tests: dict[str, TestRecord] = {}

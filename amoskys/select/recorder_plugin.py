@@ -39,6 +39,11 @@ Driven by the environment:
     ``"root"``: the rootdir the selection is for; a pytest with another one (started by a
     test, inheriting the environment) selects nothing. Under pytest-xdist the controller
     applies ``empty_ok`` and ``no_fail_under`` (its workers select).
+    With ``"files": true`` (pytest 7+) a file is not even collected when the map knows tests
+    in it, none of them is kept and it is not in ``"changed"`` (absolute paths of the files
+    changed since the map): collecting every module of a large suite to deselect nearly all
+    of it cost more than running a small selection. Unknown files are collected (they may
+    hold new tests) unless ``new`` is false; ``conftest.py`` and ``__init__.py`` always are.
 
 The plugin never fails the user's run because of itself: problems are written to
 ``<dir>/select-warnings-<pid>.txt`` (or stderr when there is no folder).
@@ -576,6 +581,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _current
+    _wanted.clear()
     _current = _recorder(session.config)
 
 
@@ -623,28 +629,100 @@ def _finish(config: pytest.Config, exitstatus: Any = None) -> None:
 # -- selection ----------------------------------------------------------------------------------
 
 
+_ALWAYS_COLLECT = frozenset({"conftest.py", "__init__.py"})
+
+
+def _selection() -> Optional[Dict[str, Any]]:
+    """The selection file's content (read once), or None when no selection runs."""
+    path = os.environ.get(ENV_SELECT, "")
+    if not path:
+        return None
+    if _wanted.get("path") != path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise pytest.UsageError(
+                "amoskys: cannot read the test selection %s: %s" % (path, error)
+            )
+        _wanted.clear()
+        _wanted.update(path=path, data=data)
+    found: Dict[str, Any] = _wanted["data"]
+    return found
+
+
+_wanted: Dict[str, Any] = {}
+
+
+def _file_of(root: str, nodeid: str) -> str:
+    return os.path.normcase(os.path.join(root, nodeid.split("::", 1)[0]))
+
+
+def skipped_files(root: str, wanted: Dict[str, Any]) -> FrozenSet[str]:
+    """Absolute, normalised paths of the files the selection need not collect (see the
+    module docstring): known to the map, none of their tests kept, not changed."""
+    if not wanted.get("files"):
+        return frozenset()
+    keep = {_file_of(root, n) for n in wanted.get("keep", ())}
+    changed = {os.path.normcase(os.path.abspath(p)) for p in wanted.get("changed", ())}
+    known = {_file_of(root, n) for n in wanted.get("known", ())}
+    return frozenset(known - keep - changed)
+
+
+def _applicable(config: pytest.Config) -> Optional[Dict[str, Any]]:
+    """The selection when it is for this pytest: its interpreter and its rootdir (a pytest
+    that a test started inherits the variable but is not the step's); else None."""
+    wanted = _selection()
+    if wanted is None:
+        return None
+    expected = wanted.get("interpreter")
+    if expected and expected != interpreter_id():
+        if not _wanted.get("warned"):
+            _wanted["warned"] = True
+            _warn(
+                None,
+                "the test selection was made for %s, not %s: every test runs"
+                % (expected, interpreter_id()),
+            )
+        return None
+    if not _same_root(config, wanted):
+        return None
+    return wanted
+
+
+def _ignore(path: str, config: pytest.Config) -> Optional[bool]:
+    """True for a file the selection need not collect; None lets pytest decide."""
+    wanted = _applicable(config)
+    if wanted is None or not wanted.get("files"):
+        return None
+    if "skip" not in _wanted:
+        root = str(config.rootpath)
+        _wanted["skip"] = skipped_files(root, wanted)
+        _wanted["keep"] = frozenset(_file_of(root, n) for n in wanted.get("keep", ()))
+    name = os.path.normcase(os.path.abspath(path))
+    if os.path.basename(name) in _ALWAYS_COLLECT:
+        return None
+    if name in _wanted["skip"]:
+        return True
+    if not wanted.get("new", True) and name not in _wanted["keep"] and os.path.isfile(name):
+        return True  # another shard runs the new tests: this one keeps to its own files
+    return None
+
+
+if getattr(pytest, "version_tuple", (0,)) >= (7,):  # ``collection_path`` came with pytest 7
+
+    def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> Optional[bool]:
+        """Skip the files no kept test lives in (``"files": true``)."""
+        return _ignore(str(collection_path), config)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: List[pytest.Item]
 ) -> None:
-    path = os.environ.get(ENV_SELECT, "")
-    if not path:
+    wanted = _applicable(config)
+    if wanted is None:
         return
-    try:
-        with open(path, encoding="utf-8") as handle:
-            wanted = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise pytest.UsageError("amoskys: cannot read the test selection %s: %s" % (path, error))
-    expected = wanted.get("interpreter")
-    if expected and expected != interpreter_id():
-        _warn(
-            None,
-            "the test selection was made for %s, not %s: every test runs"
-            % (expected, interpreter_id()),
-        )
-        return
-    if not _same_root(config, wanted):
-        return  # a pytest that a test started inherited the variable: not the step's
     apply_selection(config, items, wanted)
     if wanted.get("no_fail_under"):
         _no_fail_under(config)

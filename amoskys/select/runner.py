@@ -4,8 +4,11 @@ A full run (``--select all``, or ``affected`` without a usable map) records whic
 test ran and stores the map for the checked-out commit. ``--select affected`` finds the map of
 the newest ancestor commit, asks git what changed since (:mod:`amoskys.select.changes`),
 selects (:mod:`amoskys.select.selection`) and runs only those tests plus new ones; when nothing
-changed no pytest starts at all. Recent failures run first; ``-n`` splits the tests over
-several pytest processes in shards balanced by recorded durations.
+changed no pytest starts at all. pytest then collects only the files that hold a kept test, a
+changed file or a file the map has never seen (the plugin's ``pytest_ignore_collect``): on a
+large suite, collecting every module to deselect nearly all of it cost more than the run.
+Recent failures run first; ``-n`` splits the tests over several pytest processes in shards
+balanced by recorded durations.
 
 Everything runs through the pytest probe (JUnit XML, coverage) and the select plugin
 (:mod:`amoskys.select.recorder_plugin`), both copied into a temporary folder on PYTHONPATH.
@@ -13,13 +16,15 @@ Everything runs through the pytest probe (JUnit XML, coverage) and the select pl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +68,9 @@ class Plan:
     summary: str
     reasons: Mapping[str, str] = field(default_factory=dict)
     nothing: bool = False  # nothing changed: no pytest at all
+    changed: tuple[str, ...] = ()
+    """Files changed since the map (relative to the root): a selection collects these and
+    the files of kept tests only (new tests live in changed or unknown files)."""
 
 
 @dataclass(frozen=True)
@@ -77,20 +85,78 @@ class PytestOutcome:
     notes: tuple[str, ...]
 
 
-def interpreter_of(python: str, root: Path, env: Mapping[str, str] | None = None) -> str:
+INTERPRETER_FILE = "select-interpreter.json"
+
+
+def _interpreter_key(python: str) -> list[object] | None:
+    """What identifies the interpreter behind ``python`` without starting it: the path, the
+    link and the binary it resolves to (size, mtime), and a venv's ``pyvenv.cfg``; None when
+    something cannot be read or ``python`` is a script (then it is asked every time)."""
+    try:
+        path = Path(python)
+        real = path.resolve()
+        with real.open("rb") as binary:
+            if binary.read(2) == b"#!":
+                return None  # a launcher script (a pyenv shim): it may pick another Python
+        key: list[object] = [python, str(real)]
+        for item in (
+            path,
+            real,
+            real.parent.parent / "pyvenv.cfg",
+            path.parent.parent / "pyvenv.cfg",
+        ):
+            try:
+                found = item.lstat()
+            except FileNotFoundError:
+                key.append(None)
+                continue
+            key.append([found.st_size, found.st_mtime_ns, found.st_ino])
+        return key
+    except OSError:
+        return None
+
+
+def interpreter_of(
+    python: str,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+) -> str:
     """``"3.12.4 /path/python3.12"`` of the interpreter that will run the tests: its version
     and base interpreter (a venv counts as its base), as the plugin records it. ``env``: the
-    environment it will run in (default ours)."""
-    return output_of([python, "-c", _INTERPRETER], cwd=root, env=env).strip()
+    environment it will run in (default ours).
+
+    With ``state_dir`` the answer is kept there, keyed by the interpreter's files: starting
+    the project's Python only to ask its version cost a twentieth of a second per run."""
+    key = _interpreter_key(python) if state_dir is not None else None
+    path = state_dir / INTERPRETER_FILE if state_dir is not None else None
+    if key is not None and path is not None:
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(kept, dict) and kept.get("key") == key and kept.get("value"):
+                return str(kept["value"])
+        except (OSError, ValueError):
+            pass
+    value = output_of([python, "-c", _INTERPRETER], cwd=root, env=env).strip()
+    if key is not None and path is not None:
+        try:
+            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps({"key": key, "value": value}), encoding="utf-8")
+            temp.replace(path)
+        except OSError:
+            pass  # only a cache
+    return value
 
 
 def install_plugins(folder: Path) -> Path:
-    """The probe and the select plugin, importable from ``folder``."""
-    from amoskys.run.local_run import install_probe
-
-    where = install_probe(folder)
-    source = Path(__file__).resolve().with_name("recorder_plugin.py")
-    shutil.copyfile(source, where / f"{PLUGIN_MODULE}.py")
+    """The probe and the select plugin, importable from ``folder/probe`` (where
+    ``amoskys.run.local_run.install_probe`` puts the probe; not imported from there, because
+    the run engine's modules cost a tenth of a second to import)."""
+    where = folder / "probe"
+    where.mkdir(parents=True, exist_ok=True)
+    package = Path(__file__).resolve().parents[1]
+    shutil.copyfile(package / "collect" / "pytest_probe.py", where / f"{PROBE_MODULE}.py")
+    shutil.copyfile(package / "select" / "recorder_plugin.py", where / f"{PLUGIN_MODULE}.py")
     return where
 
 
@@ -111,7 +177,10 @@ def shard(tests: Sequence[str], durations: Mapping[str, float], count: int) -> l
 
 
 def read_failures(state_dir: Path | None) -> list[str]:
-    """Tests that failed the last time they ran under ``amoskys test`` (newest first)."""
+    """Tests that failed the last time they ran under ``amoskys test`` (newest first).
+
+    The file is Amoskys's own cache: when it is unreadable or malformed (edited by hand,
+    truncated), what cannot be read is ignored; it only orders tests, never selects fewer."""
     if state_dir is None:
         return []
     try:
@@ -120,7 +189,11 @@ def read_failures(state_dir: Path | None) -> list[str]:
         return []
     if not isinstance(data, dict):
         return []
-    return [n for n, _ in sorted(data.items(), key=lambda pair: -float(pair[1]))]
+    when: dict[str, float] = {}
+    for nodeid, stamp in data.items():
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            when[nodeid] = float(stamp)
+    return sorted(when, key=lambda nodeid: -when[nodeid])
 
 
 def write_failures(state_dir: Path, ran: Sequence[str], failed: Sequence[str]) -> None:
@@ -212,6 +285,7 @@ def make_plan(
         durations,
         selection.summary,
         dict(selection.reasons),
+        changed=tuple(change.path for change in changes),
     )
 
 
@@ -276,15 +350,37 @@ def run_pytest(
                         "failures": list(plan.failures),
                         "new": number == 0,
                         "result": str(folder / f"selected-{number}.json"),
+                        "files": not plan.full,
+                        "changed": [str(root / path) for path in plan.changed],
                     }
                 ),
                 encoding="utf-8",
             )
             shard_env["AMOSKYS_SELECT_FILE"] = str(chosen)
         environments.append(shard_env)
-    results = _run_all(argv, root, environments, options.fail_fast, show)
+    with _terminate_as_interrupt():
+        results = _run_all(argv, root, environments, options.fail_fast, show)
     codes = tuple(r.exit_code for r in results)
     return PytestOutcome(reports, codes, True, not plan.full, coverage, tuple(notes))
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM while pytest runs acts like Ctrl-C: :func:`run_process` then stops pytest's
+    process group. By default SIGTERM ended Amoskys at once and left pytest (its own process
+    group) running, e.g. a test looping forever after a harness timed the command out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_all(
@@ -376,14 +472,25 @@ def record_map(
     interpreter: str,
     dirty: Mapping[str, str],
 ) -> TestMap | None:
-    """Merge the plugin's files into one map and store it; None when nothing was recorded."""
+    """Merge the plugin's files into one map and store it; None when nothing was recorded.
+    A damaged raw file stores no map at all (AmoskysError, which the caller shows as a note):
+    a map missing some tests would run them as "new" on every later selection."""
     from amoskys.select.mapstore import merge_raw, read_raw, save_map
+    from amoskys.select.testmap import MapFormatError
     from amoskys.store.db import Store
 
     raws = read_raw(raw_folder)
     if not raws or not isinstance(store, Store):
         return None
-    m = merge_raw(raws, commit=commit, interpreter=interpreter, created=time.time(), dirty=dirty)
+    try:
+        m = merge_raw(
+            raws, commit=commit, interpreter=interpreter, created=time.time(), dirty=dirty
+        )
+    except MapFormatError as error:
+        raise AmoskysError(
+            f"the test map was not recorded: {error}",
+            hint="the recorder plugin's output was damaged; the next full run records it again",
+        ) from None
     if not m.tests:
         return None
     save_map(store, m)

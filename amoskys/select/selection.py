@@ -336,6 +336,8 @@ def select_tests(
     if interpreter != m.interpreter:
         return everything(f"the interpreter changed (map: {m.interpreter}; now: {interpreter})")
     for change in changes:
+        if change.unseen is not None:
+            return everything(f"{change.path}: {change.unseen}")
         reason = _run_all_reason(change, settings)
         if reason is not None:
             return everything(reason)

@@ -7,6 +7,10 @@ Selection (:mod:`amoskys.select.selection`) reads it; the recorder plugin and th
 The JSON form is compact because a map of 64,000 tests must load in well under a second: lists
 instead of dicts of dicts, paths and names interned in tables, and identical unit sets (the
 many parametrised variants of one test) stored once and shared as one frozenset after loading.
+Format 2 stores the tests by column: the node ids as one newline-joined string (one JSON
+string to scan instead of 64,000), then flat lists of path ids, set ids and durations and a
+string of outcome digits; loading it no longer parses a small list per test. Format 1 (a row
+per test) is still read, so stored maps keep working until the next full run replaces them.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT = 1
-"""Version of the JSON layout; a map in another layout is refused (and simply re-recorded)."""
+FORMAT = 2
+"""Version of the JSON layout written; 1 and 2 are read, others are refused (and re-recorded)."""
+READABLE = (1, 2)
 OUTCOMES = ("passed", "failed", "skipped", "error")
+_DIGITS = {str(number): name for number, name in enumerate(OUTCOMES)}
 
 
 @dataclass(frozen=True)
@@ -118,15 +124,23 @@ def map_to_json(m: TestMap) -> bytes:
         for u in m.units
     ]
     outcome_ids = {name: i for i, name in enumerate(OUTCOMES)}
-    tests = []
-    for record in m.tests.values():
+    nodeids: list[str] = []
+    test_paths: list[int] = []
+    test_sets: list[int] = []
+    durations: list[float] = []
+    outcomes: list[int | str] = []
+    spawned: list[int] = []
+    for number, record in enumerate(m.tests.values()):
         key = tuple(sorted(record.units))
-        set_id = sets.setdefault(key, len(sets))
-        outcome = outcome_ids.get(record.outcome, record.outcome)
-        row = [record.nodeid, path_id(record.path), set_id, round(record.duration, 6), outcome]
+        nodeids.append(record.nodeid)
+        test_paths.append(path_id(record.path))
+        test_sets.append(sets.setdefault(key, len(sets)))
+        durations.append(round(record.duration, 6))
+        outcomes.append(outcome_ids.get(record.outcome, record.outcome))
         if record.spawned:
-            row.append(1)
-        tests.append(row)
+            spawned.append(number)
+    joined = not any("\n" in nodeid for nodeid in nodeids)
+    digits = all(isinstance(o, int) for o in outcomes)
     sites = [[uid, sorted(map(path_id, where))] for uid, where in sorted(m.import_sites.items())]
     module_names = [
         [path_id(path), sorted(map(name_id, found))]
@@ -141,7 +155,12 @@ def map_to_json(m: TestMap) -> bytes:
         "names": list(names),
         "units": units,
         "sets": [list(key) for key in sets],
-        "tests": tests,
+        "nodeids": "\n".join(nodeids) if joined else nodeids,
+        "test_paths": test_paths,
+        "test_sets": test_sets,
+        "durations": durations,
+        "outcomes": "".join(map(str, outcomes)) if digits else outcomes,
+        "spawned": spawned,
         "dirty": dict(m.dirty),
         "import_units": sorted(m.import_units),
         "import_sites": sites,
@@ -166,8 +185,8 @@ def map_from_json(data: bytes | str) -> TestMap:
 def _load(data: bytes | str) -> TestMap:
     try:
         doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise MapFormatError(f"not a test map of format {FORMAT}")
+        if not isinstance(doc, dict) or doc.get("format") not in READABLE:
+            raise MapFormatError(f"not a test map of format {' or '.join(map(str, READABLE))}")
         paths: list[str] = doc["paths"]
         names: list[str] = doc["names"]
         units = tuple(
@@ -175,13 +194,7 @@ def _load(data: bytes | str) -> TestMap:
             for p, q, first, last, ns in doc["units"]
         )
         sets = [frozenset(ids) for ids in doc["sets"]]
-        tests: dict[str, TestRecord] = {}
-        for row in doc["tests"]:
-            nodeid, p, s, duration, outcome = row[:5]
-            if outcome.__class__ is int:
-                outcome = OUTCOMES[outcome]
-            spawned = len(row) > 5 and bool(row[5])
-            tests[nodeid] = _record(nodeid, paths[p], sets[s], duration, outcome, spawned)
+        tests = _rows(doc, paths, sets) if doc["format"] == 1 else _columns(doc, paths, sets)
         return TestMap(
             commit=doc["commit"],
             interpreter=doc["interpreter"],
@@ -199,5 +212,48 @@ def _load(data: bytes | str) -> TestMap:
         )
     except MapFormatError:
         raise
-    except (ValueError, KeyError, IndexError, TypeError) as err:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
         raise MapFormatError(f"the test map cannot be read: {err}") from None
+
+
+def _rows(doc: dict[str, Any], paths: list[str], sets: list[frozenset[int]]) -> dict[str, Any]:
+    """Format 1: one ``[nodeid, path, set, duration, outcome(, spawned)]`` row per test."""
+    tests: dict[str, TestRecord] = {}
+    for row in doc["tests"]:
+        nodeid, p, s, duration, outcome = row[:5]
+        if outcome.__class__ is int:
+            outcome = OUTCOMES[outcome]
+        spawned = len(row) > 5 and bool(row[5])
+        tests[nodeid] = _record(nodeid, paths[p], sets[s], duration, outcome, spawned)
+    return tests
+
+
+def _columns(doc: dict[str, Any], paths: list[str], sets: list[frozenset[int]]) -> dict[str, Any]:
+    """Format 2: the tests by column (see the module docstring)."""
+    nodeids = doc["nodeids"]
+    if isinstance(nodeids, str):
+        nodeids = nodeids.split("\n") if nodeids else []
+    outcomes = doc["outcomes"]
+    if isinstance(outcomes, str):  # one digit per test: the usual case
+        names = list(map(_DIGITS.__getitem__, outcomes))
+    else:  # some outcome is none of OUTCOMES: ids and strings mixed
+        names = [OUTCOMES[o] if o.__class__ is int else str(o) for o in outcomes]
+    columns = (doc["test_paths"], doc["test_sets"], doc["durations"], names)
+    if any(len(column) != len(nodeids) for column in columns):
+        raise MapFormatError("the test map's columns differ in length")
+    flags = [False] * len(nodeids)
+    for number in doc.get("spawned", ()):
+        flags[number] = True
+    new = object.__new__
+    tests: dict[str, TestRecord] = {}
+    for nodeid, p, s, duration, outcome, spawned in zip(nodeids, *columns, flags):
+        record = new(TestRecord)
+        fields = record.__dict__  # item by item: the fastest way to fill a frozen dataclass
+        fields["nodeid"] = nodeid
+        fields["path"] = paths[p]
+        fields["units"] = sets[s]
+        fields["duration"] = duration
+        fields["outcome"] = outcome
+        fields["spawned"] = spawned
+        tests[nodeid] = record
+    return tests

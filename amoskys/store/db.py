@@ -12,7 +12,6 @@ transaction that writes what they summarise (:mod:`amoskys.store.writes`).
 from __future__ import annotations
 
 import os
-import re
 import socket
 import sqlite3
 import time
@@ -33,6 +32,7 @@ from amoskys.store.engine import (
     store_refused,
     transaction,
 )
+from amoskys.store.quick import head_in_files as _head_in_files
 from amoskys.store.records import (
     ArtifactRecord,
     Metric,
@@ -632,33 +632,6 @@ class _InTransaction(Store):
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         return work(self._connection)
-
-
-_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.MULTILINE)
-
-
-def _head_in_files(folder: Path) -> str | None:
-    """The one head revision of the migration files, read as text; None when unsure.
-
-    A cheap stand-in for Alembic's script directory, used only to see that a database is
-    current: any answer other than the stamped revision sends the caller to Alembic.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    try:
-        files = sorted((folder / "versions").glob("*.py"))
-        for path in files:
-            text = path.read_text(encoding="utf-8")
-            found, down = _REVISION.search(text), _DOWN_REVISION.search(text)
-            if found is None or down is None:
-                return None
-            revisions.add(found.group(1))
-            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
-    except (OSError, UnicodeDecodeError):
-        return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def _stamped_revision(connection: sa.Connection) -> str | None:

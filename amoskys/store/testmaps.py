@@ -7,26 +7,17 @@ A map is stored as opaque compressed bytes: the store does not know its layout
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import sqlalchemy as sa
 
+from amoskys.store.quick import StoredMap
 from amoskys.store.schema import job_runs, runs, test_cases, test_maps, test_results
+
+__all__ = ["StoredMap", "latest", "recent_failures", "save"]
 
 #: Commits asked for in one query (``IN`` lists stay well below every server's limit).
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class StoredMap:
-    """One stored test map: its key, when it was recorded, how many tests, its bytes."""
-
-    commit: str
-    interpreter: str
-    created: float
-    tests: int
-    data: bytes
 
 
 def save(

@@ -71,6 +71,8 @@ def test_config_defaults_and_values() -> None:
     assert parse_flaky(None, WHERE) == FlakyConfig(reruns=2, quarantine=False, threshold=0.0)
     parsed = parse_flaky({"reruns": 3, "quarantine": True, "threshold": 0.1}, WHERE)
     assert parsed == FlakyConfig(reruns=3, quarantine=True, threshold=0.1, history=50)
+    assert parse_flaky(None, WHERE).rerun_limit == 10
+    assert parse_flaky({"rerun-limit": 0}, WHERE).rerun_limit == 0
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,8 @@ def test_config_defaults_and_values() -> None:
         ({"quarantine": "yes"}, "quarantine must be true or false"),
         ({"threshold": 1.5}, "threshold must be a score from 0 to below 1"),
         ({"history": 1}, "history must be a number of runs"),
+        ({"rerun-limit": -1}, "rerun-limit must be a whole number >= 0"),
+        ({"rerun-limit": "10"}, "rerun-limit must be a whole number >= 0"),
         ({"retries": 2}, "unknown key(s) in tool.amoskys.flaky: retries"),
         ("on", "tool.amoskys.flaky must be a table"),
     ],

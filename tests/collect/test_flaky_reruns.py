@@ -226,3 +226,80 @@ def test_a_bad_rerun_count_is_ignored(tmp_path: Path, reruns: str) -> None:
     done = run_pytest(project, reruns=None, AMOSKYS_RERUNS=reruns, FAIL_FLAKY="1")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert outcomes(project)[IDS["flaky"]] == "failed"
+
+
+STORM = """import os
+import pathlib
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(300))
+def test_broken(n):
+    path = pathlib.Path(os.environ["COUNTERS"]) / "calls"
+    path.write_text(str(int(path.read_text()) + 1 if path.exists() else 1))
+    assert n < 0, "the change broke every test"
+"""
+
+
+def test_a_failure_storm_stops_the_reruns_after_the_limit(tmp_path: Path) -> None:
+    """300 failing tests with 2 re-runs each cost 900 attempts (each failure rendered again):
+    the breakage that made packaging's selection runs time out. Past the limit (3 here) a
+    failure is final after one attempt."""
+    project = make_project(tmp_path, STORM)
+    done = run_pytest(project, AMOSKYS_RERUN_LIMIT="3")
+    assert done.returncode == 1
+    assert calls(project, "calls") == 300 + 3 * 2  # only the first 3 failures were re-run
+    assert set(outcomes(project).values()) == {"failed"}
+    assert "re-runs stopped after 3 failed tests" in done.stdout
+
+
+def test_rerun_limit_counts_final_failures_and_zero_means_no_limit(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    done = run_pytest(project, FAIL_FLAKY="1", FAIL_SETUP="1", AMOSKYS_RERUN_LIMIT="1")
+    found = outcomes(project)
+    assert found[IDS["flaky"]] == "flaky"  # re-run: no test had failed yet
+    assert calls(project, "always") == 3  # re-run: a flaky test is no failure
+    assert found[IDS["setup"]] == "error"  # after test_always failed: not re-run
+    assert calls(project, "setup") == 1
+    assert "re-runs stopped after 1 failed tests" in done.stdout
+    shutil.rmtree(tmp_path / "reports")
+    shutil.rmtree(tmp_path / "counters")
+    (tmp_path / "counters").mkdir()
+    done = run_pytest(project, FAIL_FLAKY="1", FAIL_SETUP="1", AMOSKYS_RERUN_LIMIT="0")
+    assert outcomes(project)[IDS["setup"]] == "flaky"
+    assert "re-runs stopped" not in done.stdout
+
+
+def test_past_the_limit_failures_are_shown_one_line_each_unless_a_style_was_chosen(
+    tmp_path: Path,
+) -> None:
+    """pytest's default rendering re-parses the test module for every failure (0.15 s each
+    in a large module): in a failure storm the later ones are shown one line each."""
+    project = make_project(tmp_path, STORM)
+    done = run_pytest(project, "--maxfail=5", AMOSKYS_RERUN_LIMIT="3")
+    assert done.stdout.count("def test_broken(n):") == 3  # the first 3: pytest's own
+    assert done.stdout.count("E       assert ") == 3  # failures 4 and 5: one line each
+    assert "the others are shown one line each" in done.stdout
+    shutil.rmtree(tmp_path / "reports")
+    done = run_pytest(project, "--maxfail=5", "--tb=long", AMOSKYS_RERUN_LIMIT="3")
+    assert "the others are shown one line each" not in done.stdout  # the user's choice
+    assert done.stdout.count("def test_broken(n):") == 5
+
+
+def test_a_test_failing_every_time_shows_its_first_attempt_in_pytests_rendering(
+    tmp_path: Path,
+) -> None:
+    """Each failure rendered by pytest re-parses the test module: the re-runs of a test that
+    keeps failing are rendered natively, the reported first attempt the usual way."""
+    project = make_project(tmp_path)
+    done = run_pytest(project, "-k", "always")
+    assert calls(project, "always") == 3
+    assert "def test_always():" in done.stdout  # pytest's own rendering of the first attempt
+    assert "Traceback (most recent call last)" not in done.stdout
+    root = ET.parse(junit_file(project)).getroot()  # nosec B314 - well-formed, ours
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "test_always"]
+    reruns = [child for child in case if child.tag == "rerunFailure"]
+    assert len(reruns) == 2  # Python's traceback (cut to its last 4,000 characters)
+    assert all("AssertionError: always fails" in (r.text or "") for r in reruns)
+    assert all('File "' in (r.text or "") for r in reruns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -116,6 +117,72 @@ def test_tool_caches_are_not_changes(make_repo: Repo) -> None:
     (root / ".pytest_cache").mkdir()
     (root / ".pytest_cache/README.md").write_text("cache\n")
     assert changes_since(root, base, {}) == []
+
+
+def test_many_old_texts_come_from_one_git_process_and_stay_exact(make_repo: Repo) -> None:
+    """The old sides come from one ``git cat-file --batch``: texts of every size, a binary
+    blob and a symlink must still come out exactly (a wrong size would shift all later)."""
+    files = {f"pkg/m{n:02}.py": f"X = {n}\n" + "# pad\n" * n for n in range(40)}
+    files["pkg/nl.py"] = "no newline at the end"
+    root = make_repo(files)
+    (root / "pkg/blob.bin").write_bytes(b"\x00\n\n1 2 3\n")
+    (root / "pkg/link").symlink_to("m01.py")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "more")
+    base = _head(root)
+    for path in files:
+        (root / path).write_text("CHANGED = 1\n")
+    (root / "pkg/blob.bin").write_bytes(b"\x00other")
+    (root / "pkg/link").unlink()
+    (root / "pkg/link").symlink_to("m02.py")
+    found = _by_path(changes_since(root, base, {}))
+    assert {p: found[p].old_text for p in files} == files
+    assert found["pkg/blob.bin"] == FileChange("pkg/blob.bin", None, None)
+    assert found["pkg/link"] == FileChange("pkg/link", "m01.py", "m02.py")
+
+
+def test_a_moved_submodule_is_a_change_the_map_cannot_see(make_repo: Repo, tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    git(sub, "init", "-q", "-b", "main")
+    (sub / "lib.py").write_text("L = 1\n")
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "lib")
+    root = make_repo({"pkg/a.py": "A = 1\n"})
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor/sub")
+    git(root, "commit", "-qm", "submodule")
+    base = _head(root)
+    assert changes_since(root, base, {}) == []
+    (root / "vendor/sub/lib.py").write_text("L = 2\n")
+    git(root / "vendor/sub", "commit", "-qam", "moved")
+    found = changes_since(root, base, {})
+    assert found == [FileChange("vendor/sub", None, None, "a submodule changed")]
+
+
+def test_an_unreadable_file_is_a_change_the_map_cannot_see(
+    make_repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo({"pkg/a.py": "A = 1\n", "pkg/b.py": "B = 1\n"})
+    base = _head(root)
+    (root / "pkg/a.py").write_text("A = 2\n")
+    (root / "pkg/b.py").write_text("B = 2\n")
+    secret = root / "pkg/a.py"
+    if os.geteuid() == 0:  # root reads anything: make this one file refuse
+        read_bytes = Path.read_bytes
+
+        def refuse(self: Path) -> bytes:
+            if self == secret:
+                raise PermissionError(13, "Permission denied")
+            return read_bytes(self)
+
+        monkeypatch.setattr(Path, "read_bytes", refuse)
+    else:
+        secret.chmod(0)
+    found = _by_path(changes_since(root, base, {}))
+    assert found["pkg/a.py"] == FileChange(
+        "pkg/a.py", "A = 1\n", None, "cannot be read (Permission denied)"
+    )
+    assert found["pkg/b.py"] == FileChange("pkg/b.py", "B = 1\n", "B = 2\n")
 
 
 def test_unknown_commit_is_an_amoskys_error(make_repo: Repo) -> None:

@@ -6,6 +6,7 @@ Real git repositories, the real CLI, real pytest in the job's workspace, real SQ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -165,11 +166,12 @@ def test_workflow_pytest_runs_only_the_affected_tests(make_repo: Any) -> None:
     assert code == 0 and ran == EVERYTHING | {"test_new"}, out
     assert "tests/conftest.py" in out and "test map recorded" in out
 
-    # nothing the map knows changed since: pytest still starts but every test is deselected,
-    # and the step does not fail for it (pytest would exit 5)
+    # nothing the map knows changed since: pytest still starts but collects no test file
+    # (none holds a kept, changed or unknown test), and the step does not fail for it
+    # (pytest would exit 5)
     code, out, ran = amoskys_run(root)
     assert code == 0 and ran == set(), out
-    assert "4 deselected" in out and "nothing changed since the test map" in out
+    assert "collected 0 items" in out and "nothing changed since the test map" in out
 
     # enabled = false: everything runs, nothing is said about selection
     edit(root, "pyproject.toml", "enabled = true", "enabled = false")
@@ -184,7 +186,7 @@ def test_nothing_changed_deselects_everything_and_the_step_passes(make_repo: Any
     assert code == 0 and ran == EVERYTHING, out
     code, out, ran = amoskys_run(root)
     assert code == 0, out
-    assert ran == set() and "3 deselected" in out, out
+    assert ran == set() and "collected 0 items" in out, out
     assert "nothing changed since the test map" in out
 
 
@@ -215,6 +217,11 @@ def test_a_selection_asks_the_plugin_to_select_for_its_interpreter(tmp_path: Pat
     assert chosen.environment() == {"AMOSKYS_SELECT_FILE": str(tmp_path / "select.json")}
     full = JobSelection("3.11.7 /py", plan(True), tmp_path)
     assert full.environment() == {"AMOSKYS_SELECT_RECORD": str(tmp_path / "map")}
+    # pytest collects only the files of kept, changed and unknown tests of the workspace
+    changed = dataclasses.replace(plan(False), changed=("pkg/mod.py",))
+    request = select_request(changed, "3.11.7 /py", tmp_path, tmp_path / "ws")
+    assert request["files"] is True
+    assert request["changed"] == [str(tmp_path / "ws" / "pkg" / "mod.py")]
 
 
 def test_selection_metrics_mark_the_results_partial() -> None:

@@ -183,3 +183,97 @@ def test_recent_failures_come_from_stored_runs_newest_first(store: Store) -> Non
     run_with(now - 60, {"t.py::newer": "error", "t.py::older": "passed"})
     assert store.recent_test_failures(days=14) == ["t.py::newer", "t.py::older"]
     assert store.recent_test_failures(days=14, limit=1) == ["t.py::newer"]
+
+
+def test_the_quick_reader_answers_as_the_store_does_on_a_current_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SQLAlchemy (a third of a second of imports): same map, same failures."""
+    import sqlite3
+
+    from amoskys.store.quick import open_quick
+
+    monkeypatch.delenv("AMOSKYS_DATABASE_URL", raising=False)
+    state = tmp_path / "state"
+    assert open_quick(state) is None  # no database yet: the store creates it
+    store = open_store(state)
+    other = "3.12.1 /opt/python3.12"
+    save_map(store, a_map("c2", other, tests=2))
+    save_map(store, a_map("c1", PY, tests=4))
+    save_map(store, a_map("c0", PY, tests=1))
+    run_id = store.create_run(
+        workflow="ci.yml",
+        trigger="cli",
+        event="push",
+        ref="refs/heads/main",
+        branch="main",
+        sha="a" * 40,
+        actor="dev",
+        workflow_sha256="f" * 64,
+        started=time.time() - 60,
+        run_dir="runs/x",
+    )
+    job = store.start_job(
+        run_id, key="t", name="t", job_id="t", matrix={}, runner="local", started=time.time()
+    )
+    store.add_test_results(
+        job,
+        [
+            TestCaseResult("t.py::bad", "t.py", "t.py::bad", "bad", "failed", 0.1),
+            TestCaseResult("t.py::ok", "t.py", "t.py::ok", "ok", "passed", 0.1),
+        ],
+    )
+    commits = [f"x{n}" for n in range(700)] + ["c2", "c1", "c0"]
+    reader = open_quick(state)
+    assert reader is not None
+    try:
+        for interpreter in (PY, other, "3.13.0 /nowhere"):
+            assert reader.latest_test_map(commits, interpreter) == store.latest_test_map(
+                commits, interpreter
+            )
+        assert reader.latest_test_map(["x1"], PY) is None
+        assert reader.recent_test_failures() == store.recent_test_failures() == ["t.py::bad"]
+    finally:
+        reader.close()
+        store.close()
+
+    with sqlite3.connect(state / "amoskys.db") as connection:  # another schema revision
+        connection.execute("UPDATE alembic_version SET version_num = 'elsewhere'")
+    connection.close()
+    assert open_quick(state) is None
+    monkeypatch.setenv("AMOSKYS_DATABASE_URL", "postgresql://nowhere/db")
+    assert open_quick(state) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"format": 1, "units": [["pkg/a.py", "f", 1]], "tests": []},  # a unit row cut short
+        {"format": 1, "units": [], "tests": [["t.py::a", "t.py", [3], 0.1, "passed"]]},
+        {"format": 1, "units": "not a list", "tests": []},
+        {"format": 1, "units": [], "tests": [["t.py::a", "t.py", [], "slow", "passed"]]},
+    ],
+)
+def test_a_damaged_raw_map_is_refused_not_a_traceback(
+    raw: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from amoskys.errors import AmoskysError
+    from amoskys.select.runner import record_map
+    from amoskys.select.testmap import MapFormatError
+
+    with pytest.raises(MapFormatError, match="raw map file is malformed"):
+        merge_raw([raw], commit="c", interpreter=PY, created=1.0, dirty={})
+    monkeypatch.delenv("AMOSKYS_DATABASE_URL", raising=False)
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "map-1.json").write_text(json.dumps(raw))
+    store = open_store(tmp_path / "state")
+    try:
+        with pytest.raises(AmoskysError, match="the test map was not recorded") as caught:
+            record_map(store, folder, commit="c", interpreter=PY, dirty={})
+        assert caught.value.hint and "next full run" in caught.value.hint
+        assert store.latest_test_map(["c"], PY) is None
+    finally:
+        store.close()

@@ -187,3 +187,143 @@ def test_shards_are_balanced_by_duration_and_keep_the_order() -> None:
     assert shard(tests, durations, 1) == [tests]
     assert shard(["a"], durations, 4) == [["a"]]
     assert shard([], durations, 3) == [[]]
+
+
+IMPORT_MARK = """\
+import os
+import pathlib
+
+pathlib.Path("marks", os.path.basename(__file__)).write_text("imported")
+"""
+
+
+def test_a_selection_collects_only_the_files_of_kept_new_and_changed_tests(
+    make_repo: Any,
+) -> None:
+    """Collecting every module to deselect nearly all of it cost more than the selection: a
+    file whose known tests are all unselected is not even imported, while a changed file and
+    a file the map has never seen are (they may hold new tests)."""
+    other = IMPORT_MARK + "\n\ndef test_other():\n    assert True\n"
+    files = {
+        **PROJECT,
+        ".gitignore": ".amoskys/\n__pycache__/\nmarks/\n",
+        "tests/test_a.py": IMPORT_MARK + TESTS,
+        "tests/test_b.py": other,
+    }
+    root = make_repo(files)
+    (root / "marks").mkdir()
+    code, out, ran = amoskys_test(root, "--select", "all")
+    assert code == 0 and "test_other" in ran, out
+    assert sorted(p.name for p in (root / "marks").iterdir()) == ["test_a.py", "test_b.py"]
+
+    for mark in (root / "marks").iterdir():
+        mark.unlink()
+    edit(root, "pkg/mod.py", "return min(x, MAX)", "return min(x, MAX + 0)")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == {"test_cap"}, out
+    assert [p.name for p in (root / "marks").iterdir()] == ["test_a.py"]  # not test_b.py
+
+    edit(
+        root, "tests/test_b.py", "def test_other", "def test_added():\n    pass\n\n\ndef test_other"
+    )
+    (root / "tests" / "test_new.py").write_text(IMPORT_MARK + "\n\ndef test_new():\n    pass\n")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and {"test_cap", "test_added", "test_new"} <= ran, out
+    assert "test_other" not in ran
+    assert {p.name for p in (root / "marks").iterdir()} == {"test_a.py", "test_b.py", "test_new.py"}
+
+
+def test_a_damaged_failures_file_is_ignored_where_it_cannot_be_read(tmp_path: Path) -> None:
+    from amoskys.select.runner import FAILURES_FILE, read_failures, write_failures
+
+    path = tmp_path / FAILURES_FILE
+    path.write_text('{"t.py::a": 5, "t.py::b": "yesterday", "t.py::c": 9, "t.py::d": null}')
+    assert read_failures(tmp_path) == ["t.py::c", "t.py::a"]
+    for text in ("[1, 2]", "{not json", ""):
+        path.write_text(text)
+        assert read_failures(tmp_path) == []
+        write_failures(tmp_path, ["t.py::x"], ["t.py::y"])  # and it is written afresh
+        assert read_failures(tmp_path) == ["t.py::y"]
+
+
+def test_the_interpreter_is_asked_once_and_again_when_its_files_change(tmp_path: Path) -> None:
+    """Starting the project's Python to learn its version cost ~50 ms per run: the answer is
+    kept, keyed by the interpreter's files; a launcher script (a pyenv shim) is always asked."""
+
+    from amoskys.select.runner import INTERPRETER_FILE, interpreter_of
+
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    python = venv / "python"
+    python.symlink_to(sys.executable)
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = x\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    first = interpreter_of(str(python), tmp_path, state_dir=state)
+    assert first.split()[0] == "%d.%d.%d" % sys.version_info[:3]
+    kept = state / INTERPRETER_FILE
+    assert kept.is_file()
+    data = kept.read_text()
+    kept.write_text(data.replace(first, "9.9.9 /kept/answer"))
+    assert (
+        interpreter_of(str(python), tmp_path, state_dir=state) == "9.9.9 /kept/answer"
+    )  # not asked
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = y, a rebuilt venv\n")
+    assert interpreter_of(str(python), tmp_path, state_dir=state) == first  # asked again
+
+    shim = tmp_path / "shim"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    shim.chmod(0o755)
+    kept.unlink()
+    assert interpreter_of(str(shim), tmp_path, state_dir=state).split()[0] == first.split()[0]
+    assert not kept.exists()  # a script may start another Python next time: never kept
+
+
+def test_sigterm_stops_pytest_too(make_repo: Any, tmp_path: Path) -> None:
+    """A harness that times `amoskys test` out sends SIGTERM: pytest (its own process group)
+    must not live on, e.g. in a test that loops forever."""
+    import signal
+    import time
+
+    marker = tmp_path / "pytest.pid"
+    hang = (
+        "import os\nimport pathlib\n\n\ndef test_hang():\n"
+        f"    pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))\n"
+        "    while True:\n        pass\n"
+    )
+    root = make_repo({**PROJECT, "tests/test_a.py": hang})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
+        env.pop(name, None)
+    proc = subprocess.Popen(  # nosec B603
+        [sys.executable, "-m", "amoskys", "test"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        pid = int(marker.read_text())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130  # "interrupted"
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                break
+            assert time.monotonic() < deadline, "pytest still runs after amoskys was stopped"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if marker.exists() and marker.read_text():  # never leave a spinning test behind
+            try:
+                os.kill(int(marker.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -301,6 +301,14 @@ def test_explain() -> None:
         (FileChange("src/pkg/stubs.pyi", "x: int\n", "x: str\n"), "cannot see"),
         (FileChange("tests/data/sample.txt", "a", "b"), "cannot see"),
         (FileChange("src/pkg/logo.png", None, None), "cannot see"),
+        (
+            FileChange("vendor/lib", None, None, "a submodule changed"),
+            "vendor/lib: a submodule changed",
+        ),
+        (
+            FileChange("src/pkg/core.py", "X = 1\n", None, "cannot be read (Permission denied)"),
+            "src/pkg/core.py: cannot be read (Permission denied)",
+        ),
     ],
 )
 def test_run_all_rules(change: FileChange, expected: str) -> None:

@@ -83,9 +83,41 @@ def test_layout_is_compact() -> None:
     ]
     # the two parametrised variants share one unit set, stored once
     assert doc["sets"] == [[0, 1], [2], []]
-    assert [t[2] for t in doc["tests"]] == [0, 0, 1, 2]
-    assert [len(t) for t in doc["tests"]] == [5, 5, 5, 6]  # `spawned` only when true
+    assert doc["format"] == 2
+    # by column: one string of node ids, flat lists, outcome ids (a name when not standard)
+    assert doc["nodeids"].split("\n") == list(_sample().tests)
+    assert doc["test_sets"] == [0, 0, 1, 2] and doc["test_paths"] == [2, 2, 3, 3]
+    assert doc["durations"] == [0.25, 0.5, 1.0, 0.0]
+    assert doc["outcomes"] == [0, 1, 2, "xfailed"] and doc["spawned"] == [3]
     assert sorted(doc["names"]) == ["MAX", "pytest", "size", "split"]
+
+
+def test_usual_outcomes_are_one_digit_each_and_odd_node_ids_survive() -> None:
+    m = _sample()
+    odd = "tests/test_b.py::test_odd"
+    record = TestRecord("tests/test_c.py::t[a\nb]", "tests/test_c.py", frozenset(), 0.1)
+    tests = {n: r for n, r in m.tests.items() if n != odd} | {record.nodeid: record}
+    usual = TestMap(m.commit, m.interpreter, m.created, m.units, tests)
+    doc = json.loads(map_to_json(usual))
+    assert doc["outcomes"] == "0120"
+    assert isinstance(doc["nodeids"], list)  # a newline inside an id: a list, not joined
+    assert map_from_json(map_to_json(usual)) == usual
+
+
+def test_maps_stored_in_format_1_are_still_read() -> None:
+    """Maps already in a store (row per test) keep working until a full run replaces them."""
+    m = _sample()
+    doc = json.loads(map_to_json(m))
+    rows = []
+    for number, nodeid in enumerate(doc.pop("nodeids").split("\n")):
+        outcome = doc["outcomes"][number]
+        row = [nodeid, doc["test_paths"][number], doc["test_sets"][number]]
+        row += [doc["durations"][number], outcome]
+        rows.append(row + [1] if number in doc["spawned"] else row)
+    for key in ("test_paths", "test_sets", "durations", "outcomes", "spawned"):
+        del doc[key]
+    old = json.dumps({**doc, "format": 1, "tests": rows})
+    assert map_from_json(old) == m
 
 
 def test_shared_unit_sets_are_shared_after_loading() -> None:
@@ -109,6 +141,12 @@ def test_empty_map() -> None:
         b'{"format": 1, "paths": []}',
         b'{"format": 1, "commit": "a", "interpreter": "x", "created": 0, "paths": [],'
         b' "names": [], "units": [], "sets": [], "tests": [["t", 5, 0, 0, 0]]}',
+        b'{"format": 2, "commit": "a", "interpreter": "x", "created": 0, "paths": ["p"],'
+        b' "names": [], "units": [], "sets": [[]], "nodeids": "a\\nb", "test_paths": [0],'
+        b' "test_sets": [0, 0], "durations": [0, 0], "outcomes": "00", "spawned": []}',
+        b'{"format": 2, "commit": "a", "interpreter": "x", "created": 0, "paths": ["p"],'
+        b' "names": [], "units": [], "sets": [[]], "nodeids": "a", "test_paths": [0],'
+        b' "test_sets": [0], "durations": [0], "outcomes": "7", "spawned": []}',
     ],
 )
 def test_anything_else_is_a_format_error(data: bytes) -> None:
