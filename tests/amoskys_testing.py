@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess  # nosec B404 - tests drive real git
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,35 @@ def git(cwd: Path, *args: str) -> str:
         ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
     )
     return done.stdout
+
+
+def amoskys_cli(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, set[str]]:
+    """``python -m amoskys *args`` in ``root`` as a user runs it (no outer run's variables):
+    exit code, stdout + stderr, and the names of the tests pytest's ``-v`` lines say ran."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
+        env.pop(name, None)
+    done = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    ran = set(re.findall(r"::(test_\w+) (?:PASSED|FAILED|ERROR)", output))
+    return done.returncode, output, ran
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in ``root / path``."""
+    target = root / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
 
 
 def record_test_job(store: Store, *, status: str, sha: str = "abc") -> tuple[int, int]:

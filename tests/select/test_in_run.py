@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import subprocess  # nosec B404 - the CLI runs as a user would run it
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from amoskys_testing import REPO, git
+from amoskys_testing import REPO, amoskys_cli, edit, git
 
 from amoskys.select.in_run import JobSelection, select_request, selection_metrics, usable_raws
 from amoskys.select.runner import Plan
@@ -79,31 +78,11 @@ EVERYTHING = {"test_add", "test_cap", "test_alone"}
 
 def amoskys_run(root: Path, *args: str) -> tuple[int, str, set[str]]:
     """Exit code, output, and the names of the tests the step's pytest ran."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     # the steps' ``python`` is the one running these tests (a venv's, when that runs them)
-    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
-    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
-        env.pop(name, None)
+    path = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
     cache = [] if "--cache" in args else ["--no-cache"]
     args = tuple(a for a in args if a != "--cache")
-    done = subprocess.run(  # nosec B603
-        [sys.executable, "-m", "amoskys", "run", "--no-live", *cache, *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = done.stdout + done.stderr
-    ran = set(re.findall(r"::(test_\w+) (?:PASSED|FAILED|ERROR)", output))
-    return done.returncode, output, ran
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    target = root / path
-    text = target.read_text()
-    assert old in text
-    target.write_text(text.replace(old, new))
+    return amoskys_cli(root, "run", "--no-live", *cache, *args, env={"PATH": path})
 
 
 def job_metrics(root: Path) -> dict[str, float]:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from amoskys_testing import REPO, git
+from amoskys_testing import REPO, amoskys_cli, edit, git
 
 from amoskys.select.runner import shard
 
@@ -87,27 +87,7 @@ PROJECT = {
 
 def amoskys_test(root: Path, *args: str) -> tuple[int, str, set[str]]:
     """Exit code, output, and the names of the tests that ran (from pytest's -v lines)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
-        env.pop(name, None)
-    done = subprocess.run(  # nosec B603
-        [sys.executable, "-m", "amoskys", "test", *args, "-v"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = done.stdout + done.stderr
-    ran = set(re.findall(r"::(test_\w+) (?:PASSED|FAILED|ERROR)", output))
-    return done.returncode, output, ran
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    target = root / path
-    text = target.read_text()
-    assert old in text
-    target.write_text(text.replace(old, new))
+    return amoskys_cli(root, "test", *args, "-v")
 
 
 def test_a_day_of_changes_runs_exactly_the_affected_tests(make_repo: Any) -> None:
