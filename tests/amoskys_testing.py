@@ -66,20 +66,29 @@ def edit(root: Path, path: str, old: str, new: str) -> None:
     target.write_text(text.replace(old, new))
 
 
+def stored_run(store: Store, *, started: float | None = None, **fields: object) -> int:
+    """A run of ``ci.yml`` on main created in ``store`` (``fields`` override); its id."""
+    values: dict[str, object] = {
+        "workflow": "ci.yml",
+        "trigger": "cli",
+        "event": "push",
+        "ref": "refs/heads/main",
+        "branch": "main",
+        "sha": "a" * 40,
+        "actor": "dev",
+        "workflow_sha256": "f" * 64,
+        "started": time.time() if started is None else started,
+        "run_dir": "runs/x",
+        **fields,
+    }
+    return store.create_run(**values)  # type: ignore[arg-type]
+
+
 def record_test_job(store: Store, *, status: str, sha: str = "abc") -> tuple[int, int]:
     """A stored run of ``ci.yml`` with one finished job ``test``; (run id, job row id)."""
     now = time.time()
-    run_id = store.create_run(
-        workflow="ci.yml",
-        trigger="cli",
-        event="push",
-        ref="refs/heads/main",
-        branch="main",
-        sha=sha,
-        actor="me",
-        workflow_sha256="w",
-        started=now,
-        run_dir="runs/1",
+    run_id = stored_run(
+        store, sha=sha, started=now, actor="me", workflow_sha256="w", run_dir="runs/1"
     )
     job = store.record_job(
         run_id,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from amoskys_testing import unwritable
+from amoskys_testing import stored_run, unwritable
 
 from amoskys.errors import HistoryError
 from amoskys.model import JobRun, Status, StepRun
@@ -71,18 +71,7 @@ def instance() -> JobInstance:
 
 
 def new_run(store: Store) -> int:
-    return store.create_run(
-        workflow="ci.yml",
-        trigger="cli",
-        event="push",
-        ref="refs/heads/main",
-        branch="main",
-        sha="a" * 40,
-        actor="dev",
-        workflow_sha256="f" * 64,
-        started=time.time(),
-        run_dir="runs/x",
-    )
+    return stored_run(store, started=time.time())
 
 
 def step(index: int, outcome: Status = Status.SUCCESS) -> StepRun:

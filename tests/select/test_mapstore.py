@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from amoskys_testing import git
+from amoskys_testing import git, stored_run
 
 from amoskys.select.mapstore import (
     candidate_commits,
@@ -154,18 +154,7 @@ def test_raw_files_of_several_processes_merge_into_one_map() -> None:
 
 def test_recent_failures_come_from_stored_runs_newest_first(store: Store) -> None:
     def run_with(started: float, outcomes: dict[str, str]) -> None:
-        run_id = store.create_run(
-            workflow="ci.yml",
-            trigger="cli",
-            event="push",
-            ref="refs/heads/main",
-            branch="main",
-            sha="a" * 40,
-            actor="dev",
-            workflow_sha256="f" * 64,
-            started=started,
-            run_dir="runs/x",
-        )
+        run_id = stored_run(store, started=started)
         job = store.start_job(
             run_id, key="t", name="t", job_id="t", matrix={}, runner="local", started=started
         )
@@ -201,18 +190,7 @@ def test_the_quick_reader_answers_as_the_store_does_on_a_current_sqlite_file(
     save_map(store, a_map("c2", other, tests=2))
     save_map(store, a_map("c1", PY, tests=4))
     save_map(store, a_map("c0", PY, tests=1))
-    run_id = store.create_run(
-        workflow="ci.yml",
-        trigger="cli",
-        event="push",
-        ref="refs/heads/main",
-        branch="main",
-        sha="a" * 40,
-        actor="dev",
-        workflow_sha256="f" * 64,
-        started=time.time() - 60,
-        run_dir="runs/x",
-    )
+    run_id = stored_run(store, started=time.time() - 60)
     job = store.start_job(
         run_id, key="t", name="t", job_id="t", matrix={}, runner="local", started=time.time()
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from amoskys_testing import stored_run
+
 from amoskys.store.db import Store
 from amoskys.store.records import TestCaseResult
 
@@ -12,18 +14,7 @@ def add_run(
     store: Store, sha: str, outcomes: dict[str, str], key: str = "test", reason: str = ""
 ) -> None:
     now = time.time()
-    run_id = store.create_run(
-        workflow="ci.yml",
-        trigger="cli",
-        event="push",
-        ref="refs/heads/main",
-        branch="main",
-        sha=sha,
-        actor="me",
-        workflow_sha256="w",
-        started=now,
-        run_dir="runs/x",
-    )
+    run_id = stored_run(store, sha=sha, started=now, actor="me", workflow_sha256="w")
     job = store.record_job(
         run_id,
         key=key,
