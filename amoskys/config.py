@@ -23,6 +23,12 @@ class Config:
     raw: dict[str, Any] | None = None
     job_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """``[tool.amoskys.jobs.<id>] inputs = [globs]``: the files a job reads (result cache)."""
+    matrix_coverage: str = "first"
+    """``[tool.amoskys] matrix-coverage``: which instances of a matrix job the pytest probe
+    measures coverage in: ``"first"`` (the first instance runnable here) or ``"all"``."""
+
+
+MATRIX_COVERAGE = ("first", "all")
 
 
 def _string_list(value: Any, where: Location, key: str) -> tuple[str, ...]:
@@ -59,12 +65,21 @@ def load_config(root: Path) -> Config:
         raise ConfigError(
             f"tool.amoskys.pytest-probe must be true or false, got {probe!r}", location=where
         )
+    matrix_coverage = section.get("matrix-coverage", "first")
+    if matrix_coverage not in MATRIX_COVERAGE:
+        raise ConfigError(
+            f'tool.amoskys.matrix-coverage must be "first" or "all", got {matrix_coverage!r}',
+            location=where,
+            hint='write matrix-coverage = "first" (one instance of each matrix job measures'
+            ' coverage) or "all" (every instance does)',
+        )
     return Config(
         runner_labels=labels,
         pass_env=pass_env,
         pytest_probe=probe,
         raw=section,
         job_inputs=_job_inputs(section.get("jobs", {}), where),
+        matrix_coverage=matrix_coverage,
     )
 
 

@@ -113,6 +113,8 @@ class RunSettings:
     probe_env: Mapping[str, str] = field(default_factory=dict)  # re-runs, quarantine list
     retry: RetryConfig = RetryConfig()  # [tool.amoskys.retry]: transient step failures
     selection: RunSelection | None = None  # [tool.amoskys.select] enabled: pytest selects
+    coverage_keys: frozenset[str] | None = None
+    """The instances whose pytest the probe measures coverage in; None: every instance."""
 
     @property
     def workspaces_dir(self) -> Path:
@@ -873,7 +875,9 @@ class LocalJobExecutor:
             addopts = process_env.get("PYTEST_ADDOPTS", "")
             process_env["PYTEST_ADDOPTS"] = f"{addopts} -p amoskys_pytest_probe".strip()
             process_env["AMOSKYS_REPORT_DIR"] = str(self.settings.reports_dir(inst))
-            process_env["AMOSKYS_COVERAGE"] = "1"
+            keys = self.settings.coverage_keys
+            if keys is None or state.inst.key in keys:
+                process_env["AMOSKYS_COVERAGE"] = "1"
             for key, value in self.settings.probe_env.items():
                 process_env.setdefault(key, value)  # a step's own env wins
         if state.path:

@@ -33,6 +33,7 @@ from amoskys.run.flaky_env import probe_environment, quarantined
 from amoskys.run.job import LocalJobExecutor, RunSettings
 from amoskys.run.live import LiveReporter, PlainReporter, summary_table
 from amoskys.run.masking import Masker
+from amoskys.run.matrix_coverage import instances_measuring_coverage
 from amoskys.run.recording import RunRecorder, not_recorded
 from amoskys.run.result_cache import CacheSettings, CachingExecutor, setup_python_specs
 from amoskys.run.transient import parse_retry
@@ -292,6 +293,7 @@ def _execute_recorded(
         probe_env=probe_environment(flaky, quarantine, run_dir / "probe"),
         retry=retry,
         selection=selection,
+        coverage_keys=instances_measuring_coverage(instances, config.matrix_coverage),
     )
     masker = Masker()
     view: LiveReporter | PlainReporter
@@ -324,6 +326,9 @@ def _execute_recorded(
             # a job whose pytest selected is served only to runs that select too; a job
             # whose pytest did not (lint, or a full run) keeps the key of runs that do not
             selecting=selection is not None,
+            no_coverage=frozenset(
+                i.key for i in instances if i.key not in (settings.coverage_keys or ())
+            ),
         ),
         LocalJobExecutor(settings, recorder, masker),
         store.find_job,

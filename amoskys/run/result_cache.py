@@ -475,6 +475,7 @@ class CacheSettings:
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     serve: bool = True  # False with --no-cache: run everything (successes are still stored)
     selecting: bool = False  # the run's pytest steps select tests (see CachingExecutor)
+    no_coverage: frozenset[str] = frozenset()  # instances whose pytest measures no coverage
 
 
 class CachingExecutor:
@@ -536,6 +537,7 @@ class CachingExecutor:
                 extra={
                     **self.settings.extra,
                     **({"select": True} if selected else {}),
+                    **({"coverage": False} if inst.key in self.settings.no_coverage else {}),
                     "vars": dict(self.settings.vars),
                     "platform": [str(current_os()), runner_arch()],
                 },
