@@ -482,7 +482,7 @@ def pytest_summaries(log: str) -> list[str]:
     return [f"{m.group(1)} in {m.group(2)}s" for m in PYTEST_SUMMARY.finditer(log)]
 
 
-def seed_jobs(logs: Path | None, rev: str, worktree: bool) -> dict[str, Timing]:
+def seed_jobs(logs: Path | None, rev: str, worktree: bool, jobs: int) -> dict[str, Timing]:
     pythons = find_pythons()
     for version, path in pythons.items():
         print(f"  Python {version}: {path}")
@@ -505,7 +505,7 @@ def seed_jobs(logs: Path | None, rev: str, worktree: bool) -> dict[str, Timing]:
             plain_seed_script(plain_project, base / "venvs", pythons), encoding="utf-8"
         )
         run = [*AMOSKYS, "run", "--no-live", "--job", "code-quality", "--job", "test-matrix"]
-        run += ["-j", "2"]
+        run += ["-j", str(jobs)]
         plain_cmd = ["bash", "--noprofile", "--norc", str(script)]
         print("  running amoskys (fresh .amoskys/), the plain shell, amoskys twice again ...")
         timings: dict[str, Timing] = {}
@@ -557,13 +557,13 @@ def report_seed_details(texts: dict[str, str]) -> None:
             print(f"  pytest, {label:9}: {summary}")
 
 
-def report_seed(t: dict[str, Timing]) -> None:
+def report_seed(t: dict[str, Timing], jobs: int) -> None:
     m = {name: timing.wall for name, timing in t.items()}
     rows = [
         ("plain: the commands one after another", "plain"),
-        ("amoskys run -j 2, fresh .amoskys/", "first"),
-        ("amoskys run -j 2, second run, --no-cache", "second"),
-        ("amoskys run -j 2, third run (nothing changed)", "third"),
+        (f"amoskys run -j {jobs}, fresh .amoskys/", "first"),
+        (f"amoskys run -j {jobs}, second run, --no-cache", "second"),
+        (f"amoskys run -j {jobs}, third run (nothing changed)", "third"),
     ]
     print(f"  {load_text()} at the end")
     print(f"  {'':44} {'wall s':>8} {'ratio':>7} {'CPU s':>8} {'ratio':>7}")
@@ -593,6 +593,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --seed: the project as in the working tree, not HEAD",
     )
     parser.add_argument(
+        "--seed-jobs",
+        type=int,
+        default=2,
+        help="with --seed: amoskys run -j N (default 2, the CPU count of the reference machine)",
+    )
+    parser.add_argument(
         "--logs", type=Path, default=None, help="with --seed: save the runs' output in LOGS"
     )
     args = parser.parse_args(argv)
@@ -601,7 +607,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_step_costs(step_costs())
         if args.seed:
             print("\n(b) the seed's Linux jobs: code-quality + test-matrix on 3.11/3.12/3.13")
-            report_seed(seed_jobs(args.logs, args.rev, args.worktree))
+            report_seed(
+                seed_jobs(args.logs, args.rev, args.worktree, max(1, args.seed_jobs)),
+                max(1, args.seed_jobs),
+            )
     except BenchError as err:
         print(f"bench_engine: {err}", file=sys.stderr)
         return 1
