@@ -20,6 +20,7 @@ import click
 from amoskys.collect.flakiness import Flakiness
 from amoskys.errors import AmoskysError
 from amoskys.report import parse_since, render_html, render_json, render_stats, stats_json
+from amoskys.report.html import selection_text
 from amoskys.store.db import Store, open_store
 from amoskys.store.logs import follow as follow_log
 from amoskys.store.logs import read_lines
@@ -205,11 +206,8 @@ def runs_show(run: str, as_json: bool) -> int:
         cover = values.get("coverage.line")
         if cover is not None:
             extra = f"{extra}, coverage {cover:.1f}%" if extra else f"coverage {cover:.1f}%"
-        if values.get("select.partial"):  # a test selection ran (amoskys.select.in_run)
-            part = (
-                f"a selection: {values.get('select.selected', 0):,.0f} tests ran, "
-                f"the map knows {values.get('select.known', 0):,.0f}"
-            )
+        part = selection_text(job.metrics)  # a test selection ran (amoskys.select.in_run)
+        if part:
             extra = f"{extra}, {part}" if extra else part
         reason = f" - {job.reason}" if job.reason else ""
         click.echo(

@@ -234,6 +234,23 @@ def coverage_of(metrics: Iterable[Metric]) -> tuple[float | None, float | None]:
     return line, branch
 
 
+def selection_of(metrics: Iterable[Metric]) -> tuple[int, int] | None:
+    """(tests that ran, tests the map knows) when the job's pytest ran a test selection
+    (``select.partial``, see :mod:`amoskys.select.in_run`); None for a full run."""
+    values = {metric.name: metric.value for metric in metrics}
+    if not values.get("select.partial"):
+        return None
+    return int(values.get("select.selected", 0)), int(values.get("select.known", 0))
+
+
+def selection_text(metrics: Iterable[Metric]) -> str:
+    """ "a selection: 14 tests ran, the map knows 1,203", or "" for a full run."""
+    chosen = selection_of(metrics)
+    if chosen is None:
+        return ""
+    return f"a selection: {chosen[0]:,} tests ran, the map knows {chosen[1]:,}"
+
+
 def jobs_by_status(jobs: Iterable[JobRecord]) -> dict[str, int]:
     """Status → number of jobs, failures first, then in a fixed order, then the unknown."""
     counts = Counter(job.status for job in jobs)
@@ -428,6 +445,7 @@ def render_json(
                 "steps": [_step_json(step) for step in job.steps],
                 "tests": test_counts(job.tests),
                 "coverage": dict(zip(("line", "branch"), coverage_of(job.metrics))),
+                "selection": _selection_json(job.metrics),
                 "metrics": [_metric_json(metric) for metric in job.metrics],
             }
             for job in detail.jobs
@@ -637,6 +655,19 @@ def _summary_html(detail: RunDetail) -> list[str]:
     return out
 
 
+def _selection_json(metrics: Iterable[Metric]) -> dict[str, int] | None:
+    chosen = selection_of(metrics)
+    return None if chosen is None else {"selected": chosen[0], "known": chosen[1]}
+
+
+def _selection_html(metrics: Iterable[Metric], after_text: bool) -> str:
+    """The note that a job's tests were a selection (its counts are not the suite's)."""
+    text = selection_text(metrics)
+    if not text:
+        return ""
+    return f'{"<br>" if after_text else ""}<span class="muted">tests: {_e(text)}</span>'
+
+
 def _jobs_html(detail: RunDetail) -> list[str]:
     out = ['<section id="jobs">', "<h2>Jobs</h2>"]
     if not detail.jobs:
@@ -657,7 +688,7 @@ def _jobs_html(detail: RunDetail) -> list[str]:
             f"<td>{_badge(job.status)}</td>"
             f"<td>{_badge(job.conclusion) if job.conclusion else chr(0x2014)}</td>"
             f'<td class="num">{_e(format_duration(job.duration))}</td>'
-            f"<td>{_e(job.reason)}</td></tr>"
+            f"<td>{_e(job.reason)}{_selection_html(job.metrics, bool(job.reason))}</td></tr>"
         )
     out.append("</tbody></table></div>")
     out.append("<h3>Steps</h3>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -550,3 +551,26 @@ def test_continue_on_error_nested_matrix_run_coverage_and_long_message() -> None
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_job_whose_tests_were_a_selection_says_so_in_page_and_json() -> None:
+    detail = failed_detail()
+    lint, test_ok, test_bad = detail.jobs
+    chosen = (
+        Metric("select.partial", 1.0, "count"),
+        Metric("select.selected", 14.0, "count"),
+        Metric("select.known", 1203.0, "count"),
+    )
+    partial = replace(test_ok, metrics=chosen)
+    failed_partial = replace(test_bad, metrics=chosen)
+    detail = replace(detail, jobs=(lint, partial, failed_partial))
+    page = render_html(detail, log_tails=log_tails())
+    note = "tests: a selection: 14 tests ran, the map knows 1,203"
+    assert page.count(note) == 2
+    # under the failed job's reason, on a line of its own
+    assert f'exit code 1.<br><span class="muted">{note}</span>' in page
+    jobs = {job["name"]: job for job in render_json(detail, log_tails=log_tails())["jobs"]}
+    assert jobs["test (3.11)"]["selection"] == {"selected": 14, "known": 1203}
+    assert jobs["lint"]["selection"] is None
+    full = render_html(failed_detail(), log_tails=log_tails())
+    assert "a selection" not in full
