@@ -8,10 +8,11 @@
 
 (b) The seed's Linux jobs on this project (``--seed``, minutes): a local clone of this
     checkout's HEAD (``--rev``: another commit; ``--worktree``: plus the uncommitted files)
-    run with ``amoskys run --no-live --job code-quality --job test-matrix -j 2``, against the
-    same commands typed one after another in one shell, one venv per Python 3.11/3.12/3.13.
-    Amoskys runs twice (fresh ``.amoskys/``, then again), the plain shell in between, in a
-    second clone of the same commit.
+    run with ``amoskys run --no-live --job code-quality --job test-matrix -j 2`` (``-j``:
+    ``--seed-jobs``), against the same commands typed one after another in one shell, one venv
+    per Python 3.11/3.12/3.13. pip's cache is filled first by an untimed install of the same
+    packages. Amoskys runs three times (fresh ``.amoskys/``, again with ``--no-cache``, again
+    with nothing changed), the plain shell after the first, in a second clone of the commit.
 
 Everything happens under a temporary folder that is removed at the end; HOME and pip's cache
 point into it, so neither $HOME nor this checkout's ``.amoskys/`` is written. ``-P`` keeps the
@@ -460,6 +461,24 @@ def plain_seed_script(project: Path, venvs: Path, pythons: dict[str, Path]) -> s
     return "\n".join(lines) + "\n"
 
 
+def pip_warmup_script(project: Path, venvs: Path, pythons: dict[str, Path]) -> str:
+    """The seed's installs alone, into throwaway venvs: run untimed first, so that pip's
+    cache holds every wheel before either side is timed (otherwise whichever runs first pays
+    the downloads for both)."""
+    lines = ["set -eo pipefail", f"cd {shlex.quote(str(project))}"]
+    for version in SEED_VERSIONS:
+        venv = shlex.quote(str(venvs / version))
+        lines += [
+            f"{shlex.quote(str(pythons[version]))} -m venv {venv}",
+            f"{venv}/bin/python -m pip install -q --upgrade pip",
+            f"{venv}/bin/python -m pip install -q -r requirements.txt",
+        ]
+        if version == CODE_QUALITY_VERSION:
+            lines.append(f"{venv}/bin/python -m pip install -q black isort flake8 mypy")
+    lines.append(f"rm -rf {shlex.quote(str(venvs))}")
+    return "\n".join(lines) + "\n"
+
+
 def plain_phases(log: str) -> list[tuple[str, float]]:
     marks = []
     for line in log.splitlines():
@@ -507,6 +526,12 @@ def seed_jobs(logs: Path | None, rev: str, worktree: bool, jobs: int) -> dict[st
         run = [*AMOSKYS, "run", "--no-live", "--job", "code-quality", "--job", "test-matrix"]
         run += ["-j", str(jobs)]
         plain_cmd = ["bash", "--noprofile", "--norc", str(script)]
+        warmup = base / "pip-warmup.sh"
+        warmup.write_text(
+            pip_warmup_script(plain_project, base / "warmup-venvs", pythons), encoding="utf-8"
+        )
+        print("  filling pip's cache (untimed) ...")
+        timed(["bash", "--noprofile", "--norc", str(warmup)], plain_project, p_env, base / "w.log")
         print("  running amoskys (fresh .amoskys/), the plain shell, amoskys twice again ...")
         timings: dict[str, Timing] = {}
         texts: dict[str, str] = {}
