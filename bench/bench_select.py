@@ -326,6 +326,7 @@ class MutantResult:
     mutant: mutgen.Mutant
     full: FullResult
     selected: int | None = None
+    executed: int | None = None  # of the selected tests, those not skipped (their body ran)
     sel_wall: float | None = None
     sel_killed: bool | None = None
     position: int | None = None  # of the first failure, unselected tests appended
@@ -345,6 +346,10 @@ def judge(result: MutantResult, run: Run, full_order: list[str]) -> None:
     said = re.match(r"amoskys: (?:all )?([\d,]+) (?:of [\d,]+ )?tests", result.summary)
     # What Amoskys chose; a run cut short by a crash ran fewer.
     result.selected = max(len(ran), int(said.group(1).replace(",", ""))) if said else len(ran)
+    # Selected and not skipped by pytest: a run that fails at collection (a mutant that breaks
+    # an import) reports no test, yet every selected test failed with it.
+    skipped = sum(1 for t in run.tests if t["o"] == "skipped")
+    result.executed = max(0, result.selected - skipped)
     result.sel_killed = run.killed
     result.sel_timed_out = run.timed_out
     if run.code not in (0, 1, 5) and not run.tests and not run.timed_out:
@@ -499,6 +504,7 @@ class SubjectReport:
     results: list[MutantResult] = field(default_factory=list)
     record_wall: float | None = None
     selection_note: str | None = None
+    executed_total: int = 0  # tests the reference full run did not skip
 
 
 def _pct(x: float | None) -> str:
@@ -511,6 +517,8 @@ def summarize(report: SubjectReport) -> dict[str, Any]:
     done = [r for r in rs if r.selected is not None and r.error is None]
     killed_done = [r for r in killed if r in done]
     fractions = [r.selected / report.total for r in done if r.selected is not None]
+    runs = max(1, report.executed_total)
+    executed = [r.executed / runs for r in done if r.executed is not None]
     times = [r.sel_wall / report.full_wall for r in done if r.sel_wall is not None]
     apfds = [apfd(r.position, report.total) for r in killed_done if r.position]
     ttf = [
@@ -540,6 +548,9 @@ def summarize(report: SubjectReport) -> dict[str, Any]:
         "errors": [(r.mutant.as_dict(), r.error) for r in rs if r.error],
         "tests_median": statistics.median(fractions) if fractions else None,
         "tests_mean": statistics.mean(fractions) if fractions else None,
+        "executed_total": report.executed_total,
+        "executed_median": statistics.median(executed) if executed else None,
+        "executed_mean": statistics.mean(executed) if executed else None,
         "time_mean": statistics.mean(times) if times else None,
         "time_median": statistics.median(times) if times else None,
         "apfd_mean": statistics.mean(apfds) if apfds else None,
@@ -555,6 +566,7 @@ def summarize(report: SubjectReport) -> dict[str, Any]:
                 "full_first_failure": r.full.first_failure,
                 "full_wall": r.full.wall,
                 "selected": r.selected,
+                "executed": r.executed,
                 "sel_wall": r.sel_wall,
                 "sel_killed": r.sel_killed,
                 "sel_timed_out": r.sel_timed_out,
@@ -591,6 +603,11 @@ def print_summary(s: dict[str, Any]) -> None:
         f"selection time {_pct(s['time_mean'])} of full (mean), {_pct(s['time_median'])} "
         "(median)"
     )
+    if s["executed_median"] is not None:
+        print(
+            f"  tests run (selected and not skipped): median {_pct(s['executed_median'])}, "
+            f"mean {_pct(s['executed_mean'])} of the {s['executed_total']:,} the full run runs"
+        )
     if s["pytest_start_median_s"] is not None:
         print(
             f"  selection run: median {s['selection_wall_median_s']:.1f} s, of which "
@@ -632,16 +649,47 @@ def verdict(summaries: list[dict[str, Any]]) -> list[str]:
         ("mean APFD (worst subject)", worst("apfd_mean", False), 0.95, False),
         ("median first failure % of time (worst)", worst("ttf_median", True), 0.05, True),
     ]
+    rows += pooled_rows(measured)
     out = []
     for label, value, target, at_most in rows:
         if value is None:
-            out.append(f"  {label:42} n/a")
+            out.append(f"  {label:46} n/a")
             continue
         ok = value <= target if at_most else value >= target
         shown = f"{value:.3f}" if "APFD" in label else _pct(value)
         bound = f"{'<=' if at_most else '>='} {target if 'APFD' in label else _pct(target)}"
-        out.append(f"  {label:42} {shown:>8}  target {bound:9} {'met' if ok else 'NOT met'}")
+        out.append(f"  {label:46} {shown:>8}  target {bound:9} {'met' if ok else 'NOT met'}")
     return out
+
+
+def pooled_rows(measured: list[dict[str, Any]]) -> list[tuple[str, float | None, float, bool]]:
+    """The targets over every mutant of every subject together, as the issue pools them."""
+    shares: list[float] = []
+    executed: list[float] = []
+    times: list[float] = []
+    for s in measured:
+        for row in s["mutant_rows"]:
+            if row["selected"] is None:
+                continue
+            shares.append(row["selected"] / s["tests"])
+            if row.get("executed") is not None and s.get("executed_total"):
+                executed.append(row["executed"] / s["executed_total"])
+            if row["sel_wall"] is not None:
+                times.append(row["sel_wall"] / s["full_wall_s"])
+
+    def middle(values: list[float]) -> float | None:
+        return statistics.median(values) if values else None
+
+    def mean(values: list[float]) -> float | None:
+        return statistics.mean(values) if values else None
+
+    return [
+        ("median % of tests selected (pooled)", middle(shares), 0.05, True),
+        ("mean % of tests selected (pooled)", mean(shares), 0.15, True),
+        ("median % of tests run, not skipped (pooled)", middle(executed), 0.05, True),
+        ("mean % of tests run, not skipped (pooled)", mean(executed), 0.15, True),
+        ("mean % of full time (pooled)", mean(times), 0.20, True),
+    ]
 
 
 def parse_counts(text: str, names: Sequence[str]) -> dict[str, int]:
@@ -680,6 +728,7 @@ def run_subject(
     chosen = mutgen.choose(candidates, count, args.seed)
     print(f"  {len(chosen)} mutants of {len(candidates)} candidates (seed {args.seed})")
     report = SubjectReport(p.subject.name, p.python, total, base.wall)
+    report.executed_total = sum(1 for t in base.tests if t["o"] != "skipped")
     mode = "complete" if args.full_complete else "x"
     for i, mutant in enumerate(chosen, 1):
         key = f"{p.subject.key}|py{p.python}|{mode}|{mutant.key}"
