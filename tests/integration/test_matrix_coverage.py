@@ -9,8 +9,8 @@ from typing import Callable
 
 from test_history import TESTED_PROJECT, cli, show
 
-from amoskys.platforms import LocalRunner
 from amoskys.plan import plan
+from amoskys.platforms import LocalRunner
 from amoskys.run.matrix_coverage import instances_measuring_coverage
 from amoskys.workflow.events import Event
 from amoskys.workflow.parse import parse_workflow_text
