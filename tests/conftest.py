@@ -37,6 +37,9 @@ def _guard_home_and_state(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("AMOSKYS_CRASH_DIR", str(tmp_path_factory.mktemp("crash")))
+    # Inside an `amoskys run` of this project, the amoskys commands that tests start would
+    # append their findings and metrics (a toy project's 100% coverage) to the job's results.
+    monkeypatch.delenv("AMOSKYS_RESULTS", raising=False)
     state = REPO / ".amoskys"
     before = _snapshot(state)
     yield
