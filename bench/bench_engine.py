@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
+from bench_common import GIT_IDENTITY
+
 REPO = Path(__file__).resolve().parents[1]
 JOBS = 20
 STEPS = 25
@@ -46,12 +48,6 @@ SEED_VERSIONS = ("3.11", "3.12", "3.13")
 CODE_QUALITY_VERSION = "3.12"
 GITHUB_BASH = ("bash", "--noprofile", "--norc", "-eo", "pipefail")
 AMOSKYS = (sys.executable, "-P", "-m", "amoskys")
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-}
 
 
 class BenchError(Exception):

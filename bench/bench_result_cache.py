@@ -33,15 +33,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
+from bench_common import GIT_IDENTITY
+
 REPO = Path(__file__).resolve().parents[1]
 AMOSKYS = (sys.executable, "-P", "-m", "amoskys", "run", "--no-live")
 TARGET = 0.05
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-}
 
 
 class Subject(NamedTuple):

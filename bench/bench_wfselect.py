@@ -34,14 +34,10 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from bench_common import GIT_IDENTITY
+
 REPO = Path(__file__).resolve().parents[1]
 AMOSKYS = (sys.executable, "-P", "-m", "amoskys", "run", "--no-live", "--no-cache")
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-}
 
 
 class Subject(NamedTuple):
