@@ -152,8 +152,8 @@ def merge_raw(
     not what the plugin writes raises :class:`MapFormatError`.
 
     A test recorded more than once is merged (:func:`merge_records`). A test that was only
-    ever skipped ran no code: it is left out, so that it runs as a new test next time rather
-    than never (its record would select it for no change)."""
+    ever skipped keeps its record and outcome: selection runs it when a change reaches what it
+    ran or import time, where skip conditions are computed (:mod:`amoskys.select.selection`)."""
     try:
         return _merge(raws, commit=commit, interpreter=interpreter, created=created, dirty=dirty)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
@@ -202,7 +202,7 @@ def _merge(
         interpreter=interpreter,
         created=created,
         units=tuple(units),
-        tests={n: r for n, r in tests.items() if r.outcome != "skipped"},
+        tests=tests,
         dirty=dict(dirty),
         import_units=frozenset(outside),
         import_sites={u: frozenset(p) for u, p in sites.items()},

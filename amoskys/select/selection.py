@@ -24,6 +24,10 @@ Pure: the map, the changed files and the settings in, a :class:`Selection` out. 
   change that is not only added functions. Tests that **started a process** (their code is
   not traced) run on any change of a non-test Python file. Tests that **failed** when the map
   was recorded or recently always run; **new** tests (not in the map) are kept by the plugin.
+* Tests that were **skipped** when recorded ran little or no code, but their skip condition
+  (``skipif(WIN)``) was computed at import time: they run on any module-level change of a
+  Python file, any change of a function that ran at import and any change of a declared data
+  file, besides what they ran.
 * A changed **data file** (declared in ``data``): the tests that ran code of the Python files
   in the nearest folder at or above it that has recorded code (templates are read by the
   modules next to them). A changed non-Python file that holds tests (doctest text): its tests.
@@ -107,6 +111,8 @@ class Selection:
     summary: str
     known: frozenset[str]
     changed: tuple[ChangedCode, ...] = field(default=(), compare=False)
+    skipped: frozenset[str] = field(default=frozenset(), compare=False)
+    """The tests the map recorded as skipped (see the module docstring)."""
 
     def explain(self, nodeid: str) -> str:
         """One line on why ``nodeid`` runs or not (for ``--explain``)."""
@@ -117,6 +123,12 @@ class Selection:
         if not self.changed:
             return f"{nodeid}: not selected, no code changed"
         files = ", ".join(c.path for c in self.changed)
+        if nodeid in self.skipped:
+            return (
+                f"{nodeid}: not selected, it was skipped when recorded, and the change in"
+                f" {files} reaches neither the code it ran nor import time (where skip"
+                " conditions are computed)"
+            )
         return f"{nodeid}: not selected, it ran none of the code changed in {files}"
 
 
@@ -352,6 +364,7 @@ def select_tests(
     groups: list[_Why] = []
     direct: dict[str, tuple[int, str]] = {}  # nodeid -> (rank, reason): picked by their file
     changed: list[ChangedCode] = []
+    at_import_time: list[str] = []  # changes that run at import, where skip conditions are made
     for change in changes:
         if not change.path.endswith(".py"):
             # A file outside the code, or a data file declared in `data`: it matters when it
@@ -360,6 +373,7 @@ def select_tests(
             for record in test_files.get(change.path, ()):
                 direct.setdefault(record.nodeid, (1, f"is in {change.path}, which changed"))
             if any(glob_matches(change.path, glob) for glob in settings.data_globs):
+                at_import_time.append(f"{change.path}, a data file")
                 near = _code_near(change.path, by_path)
                 if near:
                     groups.append(_Why(2, f"ran code next to {change.path}", near))
@@ -377,6 +391,8 @@ def select_tests(
             if not hit:
                 continue
             at_import = hit & m.import_units
+            if at_import:
+                at_import_time.append(f"{function} in {code.path}, which ran at import")
             if at_import and all(uid in m.import_sites for uid in at_import):
                 # It ran at import time: what it computed is held where it ran.
                 for site in sorted(set().union(*(m.import_sites[uid] for uid in at_import))):
@@ -399,6 +415,8 @@ def select_tests(
             where = f"{code.path}:{unit.first_line}-{unit.last_line}"
             groups.append(_Why(1, f"covers {where} ({function})", hit))
         span = _line_span(code.new_lines or code.old_lines)
+        if module_level:
+            at_import_time.append(f"the module-level change at {code.path}:{span}")
         in_test_file = code.path in test_files
         for record in test_files.get(code.path, ()):
             qualname = _test_qualname(record.nodeid)
@@ -445,6 +463,11 @@ def select_tests(
         for record in m.tests.values():
             if record.spawned:
                 direct.setdefault(record.nodeid, (2, "starts a process that may run changed code"))
+    skipped = frozenset(n for n, r in m.tests.items() if r.outcome == "skipped")
+    if at_import_time and skipped:
+        why = f"was skipped when recorded; its skip condition may read {at_import_time[0]}"
+        for nodeid in skipped:
+            direct.setdefault(nodeid, (2, why))
     wanted: set[int] = set()
     for group in groups:
         wanted |= group.units
@@ -468,7 +491,7 @@ def select_tests(
         (first if rank == 1 else later).append(record)
     ordered = tuple(failures + _order(first) + _order(later))
     summary = _summary(len(ordered), total, reasons, changes, changed)
-    return Selection(None, ordered, reasons, summary, known, tuple(changed))
+    return Selection(None, ordered, reasons, summary, known, tuple(changed), skipped)
 
 
 def _summary(

@@ -389,7 +389,7 @@ def test_jobs_that_differ_by_env_record_the_union_of_their_code(make_repo: Any) 
     assert "1 of 1 tests: 1 covers pkg/other.py" in out, out
 
 
-def test_a_test_only_ever_skipped_is_left_out_of_the_map_so_it_runs_as_new() -> None:
+def test_a_test_only_ever_skipped_keeps_its_record_and_outcome() -> None:
     from amoskys.select.mapstore import merge_raw
 
     def raw(rows: list[list[Any]]) -> dict[str, Any]:
@@ -400,7 +400,9 @@ def test_a_test_only_ever_skipped_is_left_out_of_the_map_so_it_runs_as_new() -> 
     second = raw([["t::x", "t", [1], 0.2, "failed"], ["t::s", "t", [], 0.1, "skipped"]])
     third = raw([["t::y", "t", [], 0.1, "skipped"], ["t::y2", "t", [0], 0.1, "skipped"]])
     m = merge_raw([first, second, third], commit="c", interpreter="i", created=0.0, dirty={})
-    assert set(m.tests) == {"t::x"}  # t::s, t::y, t::y2 were only ever skipped
+    assert set(m.tests) == {"t::x", "t::s", "t::y", "t::y2"}
+    assert {m.tests[n].outcome for n in ("t::s", "t::y", "t::y2")} == {"skipped"}
+    assert m.tests["t::s"].units == frozenset() and len(m.tests["t::y2"].units) == 1
     x = m.tests["t::x"]
     assert {m.units[u].path for u in x.units} == {"pkg/a.py", "pkg/b.py"}
     assert x.outcome == "failed" and x.duration == 0.5

@@ -141,6 +141,45 @@ def test_a_day_of_changes_runs_exactly_the_affected_tests(make_repo: Any) -> Non
     assert code == 0 and ran == everything and "conftest.py" in out, out
 
 
+SKIPPING = """\
+import pytest
+
+from pkg.fast import FAST, fast_path
+
+
+@pytest.mark.skipif(not FAST, reason="no fast path on this machine")
+def test_fast():
+    assert fast_path() == "fast"
+"""
+
+
+def test_a_skipped_test_waits_for_a_change_that_may_lift_its_skip(make_repo: Any) -> None:
+    """A test skipped when recorded is in the map: an edit inside a function does not hand it
+    to pytest again, and the module-level change that lifts its skip runs it (and it fails)."""
+    fast = 'FAST = False\n\n\ndef fast_path():\n    return "fast"\n'
+    root = make_repo({**PROJECT, "pkg/fast.py": fast, "tests/test_skip.py": SKIPPING})
+    code, out, _ = amoskys_test(root, "--select", "affected")
+    assert code == 0 and "test_fast SKIPPED" in out, out
+
+    edit(root, "pkg/mod.py", "return a + b", "return b + a")
+    code, out, ran = amoskys_test(
+        root, "--select", "affected", "--explain", "tests/test_skip.py::test_fast"
+    )
+    assert code == 0 and ran == {"test_add", "test_k"}, out
+    assert "test_fast SKIPPED" not in out and "2 of 5 tests" in out, out
+    assert "test_fast: not selected, it was skipped when recorded" in out, out
+
+    edit(
+        root,
+        "pkg/fast.py",
+        'FAST = False\n\n\ndef fast_path():\n    return "fast"',
+        fast.replace("False", "True").replace('"fast"', '"slow"').rstrip("\n"),
+    )
+    code, out, ran = amoskys_test(root, "--select", "affected", "--why")
+    assert code == 1 and "test_fast" in ran, out
+    assert "was skipped when recorded; its skip condition may read" in out, out
+
+
 def test_failures_run_first_and_shards_split_the_tests(make_repo: Any) -> None:
     root = make_repo(PROJECT)
     edit(root, "tests/test_a.py", "assert K().m() == 3", "assert K().m() == 4")

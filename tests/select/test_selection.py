@@ -170,6 +170,41 @@ def test_class_attribute_selects_tests_naming_the_class() -> None:
     assert "tests/test_other.py::test_box" in sel.tests
 
 
+def _with_skipped() -> TestMap:
+    """The map plus test_windows: skipped when recorded (``skipif(WIN)``), it ran no code."""
+    m = _map()
+    tests = dict(m.tests)
+    tests["tests/test_other.py::test_windows"] = _record(
+        "tests/test_other.py::test_windows", set(), 0.0, "skipped"
+    )
+    return _map(tests=tests)
+
+
+def test_a_skipped_test_is_not_selected_by_a_change_inside_a_function() -> None:
+    sel = _select(_core("return text.split", "return text.rsplit"), m=_with_skipped())
+    assert sel.tests == ("tests/test_core.py::test_parse",)
+    assert "tests/test_other.py::test_windows" in sel.known  # not handed over as new
+    assert "it was skipped when recorded" in sel.explain("tests/test_other.py::test_windows")
+
+
+def test_a_skipped_test_runs_on_a_change_its_skip_condition_may_read() -> None:
+    """Skip conditions are computed at import: a module-level change, a function that ran at
+    import or a declared data file may lift the skip, and the test must run then."""
+    skipped = "tests/test_other.py::test_windows"
+    sel = _select(_core("MAX = 5", "MAX = 6"), m=_with_skipped())
+    assert skipped in sel.tests
+    assert sel.reasons[skipped] == (
+        "was skipped when recorded; its skip condition may read"
+        " the module-level change at src/pkg/core.py:1"
+    )
+    at_import = _with_skipped()
+    at_import = _map(tests=at_import.tests, import_units=frozenset({1}))
+    sel = _select(_core('return "|".join', 'return ",".join'), m=at_import)
+    assert skipped in sel.tests and "render in src/pkg/core.py" in sel.reasons[skipped]
+    data = FileChange("src/pkg/templates/page.txt", "a", "b")
+    assert skipped in _select(data, m=_with_skipped()).tests
+
+
 def test_comment_only_change_selects_nothing() -> None:
     sel = _select(_core("MAX = 5", "MAX = 5  # the limit"))
     assert sel.tests == () and sel.run_all is None
