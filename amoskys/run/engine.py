@@ -4,7 +4,8 @@ A job starts the moment everything it needs has finished and there is room for i
 global ``-j`` limit and its matrix's ``max-parallel``), so a slow job holds back only what
 needs it. ``fail-fast`` cancels the running and queued siblings of a failed matrix instance.
 The work of one job is done by a :class:`JobExecutor`: the one seam through which the
-scheduler is tested.
+scheduler is tested. Among ready jobs, the one heading the longest chain of expected work
+starts first (:mod:`amoskys.run.priority`, from the durations the history store remembers).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Mapping, Protocol, Sequence
 from amoskys.errors import AmoskysError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance
+from amoskys.run.priority import start_order
 from amoskys.workflow.expressions import (
     EvalContext,
     StatusState,
@@ -111,10 +113,12 @@ class Scheduler:
         max_jobs: int,
         contexts: Mapping[str, Any] | None = None,
         observer: SchedulerObserver | None = None,
+        expected: Mapping[str, float] | None = None,
     ) -> None:
         if max_jobs < 1:
             raise AmoskysError(f"-j must be at least 1, got {max_jobs}")
         self.instances = list(instances)
+        self.expected = dict(expected or {})  # seconds per instance key, from history
         self.executor = executor
         self.max_jobs = max_jobs
         self.contexts = dict(contexts or {})
@@ -172,7 +176,7 @@ class Scheduler:
     def run(self, cancel: threading.Event | None = None) -> dict[str, JobRun]:
         """Run everything; return results keyed by instance key, in plan order."""
         cancel = cancel or threading.Event()
-        pending = list(self.instances)
+        pending = start_order(self.instances, self.expected)
         keys = {i.key for i in pending}
         for inst in pending:
             missing = [k for k in inst.needs_keys if k not in keys]

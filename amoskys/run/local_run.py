@@ -343,6 +343,8 @@ def _execute_recorded(
         max_jobs=max_jobs,
         contexts={"github": settings.github, "vars": {}, "inputs": {}},
         observer=recorder,
+        # the longest chain of work starts first when more jobs are ready than -j allows
+        expected=store.recent_job_durations([i.key for i in instances if i.runnable]),
     )
     with _Signals(cancel) as signals:
         try:

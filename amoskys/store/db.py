@@ -496,6 +496,11 @@ class Store:
         metrics, the run's own metrics and its artifacts."""
         return self._read(lambda c: reads.run_detail(c, run_id))
 
+    def recent_job_durations(self, keys: Sequence[str]) -> dict[str, float]:
+        """Expected seconds per job instance key, from the newest runs (see
+        :func:`amoskys.store.reads.recent_job_durations`)."""
+        return self._read(lambda c: reads.recent_job_durations(c, keys))
+
     def find_job(self, run_id: int, key: str) -> reads.FinishedJob | None:
         """Job instance ``key`` of run ``run_id``; None when it or its run is gone."""
         return self._read(lambda c: reads.find_job(c, run_id, key))

@@ -226,6 +226,37 @@ def test_histories(
     return found
 
 
+def recent_job_durations(
+    connection: sa.Connection, keys: Sequence[str], *, last_runs: int = 20
+) -> dict[str, float]:
+    """Per job instance key: the median duration (seconds) of its newest five runs among the
+    newest ``last_runs`` runs, counting only jobs that ran their steps to an end (succeeded,
+    failed or timed out): a cached, skipped, cancelled or not-run job says nothing of its
+    length. Reads a bounded window through the ``runs`` and ``job_runs.run_id`` indexes,
+    whatever the size of the history."""
+    if not keys:
+        return {}
+    newest = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(max(1, last_runs)).subquery()
+    query = (
+        sa.select(job_runs.c.key, job_runs.c.started, job_runs.c.finished)
+        .where(
+            job_runs.c.run_id.in_(sa.select(newest.c.id)),
+            job_runs.c.key.in_(list(keys)),
+            job_runs.c.status.in_(("success", "failure", "timed_out")),
+            job_runs.c.started.is_not(None),
+            job_runs.c.finished.is_not(None),
+            ~job_runs.c.reason.like(f"{CACHED_REASON_PREFIX}%"),
+        )
+        .order_by(job_runs.c.id.desc())
+    )
+    seen: dict[str, list[float]] = {}
+    for key, started, finished in connection.execute(query):
+        durations = seen.setdefault(str(key), [])
+        if len(durations) < 5:
+            durations.append(max(0.0, float(finished) - float(started)))
+    return {key: sorted(d)[len(d) // 2] for key, d in seen.items()}
+
+
 @dataclass(frozen=True)
 class FinishedJob:
     """A job instance's row as the result cache checks it before reusing it."""

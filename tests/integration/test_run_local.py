@@ -171,6 +171,32 @@ jobs:
     assert "[slow] passed" in done.stdout
 
 
+def test_a_second_run_starts_the_job_that_took_longest_first(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    """-j 1: the first run has no history and keeps the workflow's order; the second knows
+    from the store that slow took longest and starts it first."""
+    order = tmp_path / "order"
+    root = workflow_repo(
+        make_repo,
+        f"""
+on: push
+jobs:
+  quick:
+    runs-on: ubuntu-latest
+    steps: [{{run: echo quick >> {order}}}]
+  slow:
+    runs-on: ubuntu-latest
+    steps: [{{run: echo slow >> {order}; sleep 1}}]
+""",
+    )
+    for expected in (["quick", "slow"], ["slow", "quick"]):
+        order.unlink(missing_ok=True)
+        done = run_cli(root, "-j", "1", "--no-cache")
+        assert done.returncode == 0, done.stdout
+        assert order.read_text().split() == expected, done.stdout
+
+
 def test_matrix_instances_run_in_parallel(make_repo: Repo, tmp_path: Path) -> None:
     root = workflow_repo(
         make_repo,

@@ -288,3 +288,44 @@ def test_bad_limits_and_aggregates() -> None:
     assert aggregate_result([run(Status.SKIPPED)]) == "skipped"
     assert aggregate_result([run(Status.SUCCESS), run(Status.SKIPPED)]) == "success"
     assert aggregate_result([run(Status.TIMED_OUT)]) == "failure"
+
+
+PRIORITY_PLAN = """
+on: push
+jobs:
+  lint: {runs-on: ubuntu-latest, steps: [{run: x}]}
+  tests:
+    runs-on: ubuntu-latest
+    strategy: {matrix: {python: ["3.11", "3.12", "3.13"]}}
+    steps: [{run: x}]
+  build: {runs-on: ubuntu-latest, steps: [{run: x}]}
+  publish: {needs: build, runs-on: ubuntu-latest, steps: [{run: x}]}
+"""
+
+
+def test_with_history_the_longest_chain_of_work_starts_first() -> None:
+    """One slot: the start order is the priority order. publish (60 s) makes build (1 s) the
+    head of the longest chain; the 3.11 instance is the slowest test job; lint has no history
+    and counts as the mean of the others."""
+    plan_ = instances(PRIORITY_PLAN)
+    keys = {i.name: i.key for i in plan_}
+    history = {
+        keys["tests (3.11)"]: 50.0,
+        keys["tests (3.12)"]: 36.0,
+        keys["tests (3.13)"]: 44.0,
+        keys["build"]: 1.0,
+        keys["publish"]: 60.0,
+    }
+    recorder = Recorder()
+    Scheduler(plan_, recorder, max_jobs=1, expected=history).run()
+    assert recorder.started == [
+        "build",  # 1 + 60
+        "publish",  # ready now, and the longest left
+        "tests (3.11)",
+        "tests (3.13)",
+        "lint",  # no history: the mean, 38.2 s
+        "tests (3.12)",
+    ]
+    recorder = Recorder()
+    Scheduler(plan_, recorder, max_jobs=1).run()  # no history: plan order
+    assert recorder.started == [i.name for i in plan_]
