@@ -667,6 +667,8 @@ def pooled_rows(measured: list[dict[str, Any]]) -> list[tuple[str, float | None,
     shares: list[float] = []
     executed: list[float] = []
     times: list[float] = []
+    apfds: list[float] = []
+    first: list[float] = []
     for s in measured:
         for row in s["mutant_rows"]:
             if row["selected"] is None:
@@ -676,6 +678,10 @@ def pooled_rows(measured: list[dict[str, Any]]) -> list[tuple[str, float | None,
                 executed.append(row["executed"] / s["executed_total"])
             if row["sel_wall"] is not None:
                 times.append(row["sel_wall"] / s["full_wall_s"])
+            if row["full_killed"] and row.get("position"):
+                apfds.append(apfd(row["position"], s["tests"]))
+            if row["full_killed"] and row["sel_killed"] and row["first_failure_s"] is not None:
+                first.append(row["first_failure_s"] / s["full_wall_s"])
 
     def middle(values: list[float]) -> float | None:
         return statistics.median(values) if values else None
@@ -689,6 +695,8 @@ def pooled_rows(measured: list[dict[str, Any]]) -> list[tuple[str, float | None,
         ("median % of tests run, not skipped (pooled)", middle(executed), 0.05, True),
         ("mean % of tests run, not skipped (pooled)", mean(executed), 0.15, True),
         ("mean % of full time (pooled)", mean(times), 0.20, True),
+        ("mean APFD over killed mutants (pooled)", mean(apfds), 0.95, False),
+        ("median first failure % of time (pooled)", middle(first), 0.05, True),
     ]
 
 
