@@ -175,6 +175,7 @@ def _merge(
     tests: dict[str, TestRecord] = {}
     outside: set[int] = set()
     sites: dict[int, set[str]] = {}
+    module_names: dict[str, set[str]] = {}
     for raw in raws:
         local: list[int] = []
         for path, qualname, first, last, names in raw.get("units", ()):
@@ -197,6 +198,8 @@ def _merge(
         outside.update(local[i] for i in raw.get("import_units", ()))
         for unit, paths in raw.get("import_sites", ()):
             sites.setdefault(local[unit], set()).update(paths)
+        for path, names in raw.get("module_names", ()):
+            module_names.setdefault(str(path), set()).update(map(str, names))
     return TestMap(
         commit=commit,
         interpreter=interpreter,
@@ -206,4 +209,5 @@ def _merge(
         dirty=dict(dirty),
         import_units=frozenset(outside),
         import_sites={u: frozenset(p) for u, p in sites.items()},
+        module_names={p: frozenset(n) for p, n in module_names.items()},
     )

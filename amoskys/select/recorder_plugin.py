@@ -20,8 +20,10 @@ Driven by the environment:
     session-scoped fixture runs in its setup counts for every test using that fixture; code
     that runs outside any test (imports, collection) is written as ``import_units``, with
     ``import_sites``: the files whose module-level code (nearest ``<module>`` frame under the
-    root) started it. A test row's sixth item says whether the test started a process
-    (``subprocess``, ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
+    root) started it, and ``module_names``: per file whose module or class-body code ran,
+    the names that code reads or binds (``co_names``). A test row's sixth item says whether
+    the test started a process (``subprocess``, ``os.exec*``, ``multiprocessing``, ``pty``),
+    whose code nobody traces.
 ``AMOSKYS_SELECT_FILE=<json>``
     ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
     every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
@@ -69,6 +71,7 @@ TOOL_NAME = "amoskys-select"
 _HERE = os.path.normcase(os.path.abspath(__file__))
 _SKIP_PARTS = frozenset({"site-packages", "dist-packages", ".amoskys", ".tox", ".nox", ".venv"})
 _RECORDER_ATTR = "_amoskys_select_recorder"
+_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: set for functions, not module or class bodies
 
 
 def _warn(folder: Optional[str], message: str) -> None:
@@ -361,18 +364,47 @@ class Recorder:
 
     # output
 
+    def _imported_unseen(self, module_names: Dict[str, Set[str]]) -> None:
+        """Add the modules under the root imported before recording began (by a conftest
+        loaded first, or a plugin): their code is compiled again to read its names."""
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if not isinstance(filename, str) or not filename.endswith(".py"):
+                continue
+            path = self.relative(filename)
+            if path is None or path in module_names:
+                continue
+            found = module_names.setdefault(path, set())
+            try:
+                with open(filename, "rb") as handle:
+                    pending = [compile(handle.read(), filename, "exec")]
+            except Exception:  # changed or gone since: its names stay unknown  # nosec B112
+                continue
+            while pending:
+                code = pending.pop()
+                found.update(code.co_names)
+                pending.extend(
+                    c
+                    for c in code.co_consts
+                    if isinstance(c, CodeType) and not c.co_flags & _CO_OPTIMIZED
+                )
+
     def write(self, interpreter: str, exitstatus: Optional[int] = None) -> str:
         self.outside |= self.tracer.switch(False)
         self.tracer.stop()
         self._in_test = False
         units: List[List[Any]] = []
         index: Dict[CodeType, int] = {}
+        module_names: Dict[str, Set[str]] = {}
 
         def unit_of(code: CodeType) -> Optional[int]:
             found = index.get(code, -2)
             if found != -2:
                 return found if found >= 0 else None
             path = self.relative(code.co_filename)
+            if path is not None and not code.co_flags & _CO_OPTIMIZED:
+                # a module's or a class body's code: what its import-time statements read
+                module_names.setdefault(path, set()).update(code.co_names)
             qualname = getattr(code, "co_qualname", code.co_name)
             if path is None or qualname == "<module>":
                 index[code] = -1
@@ -395,6 +427,8 @@ class Recorder:
             unit = unit_of(code)
             if unit is not None:
                 sites.append([unit, sorted(paths)])
+        self._imported_unseen(module_names)
+        read_at_import = [[path, sorted(found)] for path, found in sorted(module_names.items())]
         data = {
             "format": FORMAT,
             "interpreter": interpreter,
@@ -403,6 +437,7 @@ class Recorder:
             "tests": tests,
             "import_units": outside,
             "import_sites": sorted(sites),
+            "module_names": read_at_import,
             "exitstatus": exitstatus,  # None: the session did not finish (pytest_unconfigure)
         }
         os.makedirs(self.folder, exist_ok=True)

@@ -415,7 +415,8 @@ def select_tests(
             where = f"{code.path}:{unit.first_line}-{unit.last_line}"
             groups.append(_Why(1, f"covers {where} ({function})", hit))
         span = _line_span(code.new_lines or code.old_lines)
-        if module_level:
+        if module_level and (not m.module_names or code.path in m.module_names):
+            # (a file whose module code never ran while recording cannot have made a skip)
             at_import_time.append(f"the module-level change at {code.path}:{span}")
         in_test_file = code.path in test_files
         for record in test_files.get(code.path, ()):
@@ -446,8 +447,9 @@ def select_tests(
         readers |= {uid for uid, unit in units if not local_names.isdisjoint(unit.names)}
         readers -= touched
         for other, reads in m.module_names.items():
-            # Import-time code elsewhere that reads a changed name holds a value made from it.
-            if other == code.path or names.isdisjoint(reads):
+            # Import-time code elsewhere that reads a changed name holds a value made from it
+            # (not from a file that did not exist when the map was recorded: nothing read it).
+            if other == code.path or change.old_text is None or names.isdisjoint(reads):
                 continue
             why = f"{other}, whose import-time code reads {', '.join(sorted(names & reads)[:3])}"
             for record in test_files.get(other, ()):

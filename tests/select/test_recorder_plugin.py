@@ -190,6 +190,32 @@ def test_each_test_gets_the_functions_it_ran(tmp_path: Path, python: str) -> Non
     assert spawned == {"test_spawns"}
 
 
+EARLY = """\
+import os
+
+FLAG = True
+
+
+class Opt:
+    level = os.sep
+"""
+
+
+def test_what_import_time_code_reads_is_recorded_per_file(tmp_path: Path, python: str) -> None:
+    """module_names: per file, the names its module and class-body code read or bind, also
+    for a module a conftest imported (possibly before recording began)."""
+    root = project(tmp_path / "p")
+    (root / "pkg" / "early.py").write_text(EARLY)
+    (root / "conftest.py").write_text("import pkg.early  # noqa: F401\n")
+    out = tmp_path / "map"
+    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)})
+    names = {path: set(found) for path, found in recorded(out)["module_names"]}
+    assert {"MAX", "TABLE", "_build", "K"} <= names["pkg/mod.py"]
+    assert {"CASES", "add", "K"} <= names["tests/test_a.py"]
+    assert {"FLAG", "Opt", "os", "sep"} <= names["pkg/early.py"]  # sep: in Opt's body only
+    assert not any(path.startswith(("/", "..")) for path in names)
+
+
 def test_recording_beside_coverage_keeps_both(tmp_path: Path) -> None:
     """coverage.py owns sys.settrace on 3.11: the recorder steps aside to sys.setprofile."""
     pytest.importorskip("coverage")

@@ -177,7 +177,33 @@ def test_a_skipped_test_waits_for_a_change_that_may_lift_its_skip(make_repo: Any
     )
     code, out, ran = amoskys_test(root, "--select", "affected", "--why")
     assert code == 1 and "test_fast" in ran, out
-    assert "was skipped when recorded; its skip condition may read" in out, out
+    # its file's import-time code reads FAST (without that map entry: it was skipped)
+    assert "test_skip.py, whose import-time code reads FAST" in out, out
+
+
+def test_a_name_read_by_import_time_code_elsewhere_selects_the_tests_of_that_code(
+    make_repo: Any,
+) -> None:
+    """pkg/shape.py picks a definition at import from pkg/mode.py's FANCY; test_shape runs only
+    shape's code. Flipping FANCY must select it (it then fails), though it ran no mode.py code
+    and no function it ran reads FANCY."""
+    files = {
+        "pkg/mode.py": "FANCY = False\n",
+        "pkg/shape.py": (
+            "from pkg.mode import FANCY\n\nif FANCY:\n\n    def shape():\n"
+            '        return "fancy"\n\nelse:\n\n    def shape():\n        return "plain"\n'
+        ),
+        "tests/test_shape.py": (
+            'from pkg.shape import shape\n\n\ndef test_shape():\n    assert shape() == "plain"\n'
+        ),
+    }
+    root = make_repo({**PROJECT, **files})
+    code, out, _ = amoskys_test(root, "--select", "affected")
+    assert code == 0, out
+    edit(root, "pkg/mode.py", "FANCY = False", "FANCY = True")
+    code, out, ran = amoskys_test(root, "--select", "affected", "--why")
+    assert code == 1 and ran == {"test_shape"}, out
+    assert "pkg/shape.py, whose import-time code reads FANCY" in out, out
 
 
 def test_failures_run_first_and_shards_split_the_tests(make_repo: Any) -> None:
@@ -248,7 +274,7 @@ def test_a_selection_collects_only_the_files_of_kept_new_and_changed_tests(
     (root / "tests" / "test_new.py").write_text(IMPORT_MARK + "\n\ndef test_new():\n    pass\n")
     code, out, ran = amoskys_test(root, "--select", "affected")
     assert code == 0 and {"test_cap", "test_added", "test_new"} <= ran, out
-    assert "test_other" not in ran
+    assert "test_other" not in ran, out
     assert {p.name for p in (root / "marks").iterdir()} == {"test_a.py", "test_b.py", "test_new.py"}
 
 

@@ -205,6 +205,17 @@ def test_a_skipped_test_runs_on_a_change_its_skip_condition_may_read() -> None:
     assert skipped in _select(data, m=_with_skipped()).tests
 
 
+def test_a_module_never_imported_while_recording_cannot_lift_a_skip() -> None:
+    """With module_names recorded, a file absent from it never ran its module code: a change
+    there cannot have made an import-time skip condition (a Windows-only module on Linux)."""
+    skipped = "tests/test_other.py::test_windows"
+    imported = {"src/pkg/core.py": frozenset({"MAX", "parse"})}
+    m = _map(tests=_with_skipped().tests, module_names=imported)
+    win = FileChange("src/pkg/win.py", "HANDLE = 1\n", "HANDLE = 2\n")
+    assert skipped not in _select(win, m=m).tests
+    assert skipped in _select(_core("MAX = 5", "MAX = 6"), m=m).tests
+
+
 def test_comment_only_change_selects_nothing() -> None:
     sel = _select(_core("MAX = 5", "MAX = 5  # the limit"))
     assert sel.tests == () and sel.run_all is None
