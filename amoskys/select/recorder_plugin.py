@@ -21,9 +21,9 @@ Driven by the environment:
     that runs outside any test (imports, collection) is written as ``import_units``, with
     ``import_sites``: the files whose module-level code (nearest ``<module>`` frame under the
     root) started it, and ``module_names``: per file whose module or class-body code ran,
-    the names that code reads or binds (``co_names``). A test row's sixth item says whether
-    the test started a process (``subprocess``, ``os.exec*``, ``multiprocessing``, ``pty``),
-    whose code nobody traces.
+    the names that code reads (loads, attribute reads, imports; not what it only binds). A
+    test row's sixth item says whether the test started a process (``subprocess``,
+    ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
 ``AMOSKYS_SELECT_FILE=<json>``
     ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
     every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
@@ -249,6 +249,32 @@ def _spawn_codes() -> FrozenSet[CodeType]:
     return frozenset(f.__code__ for f in found if hasattr(f, "__code__"))
 
 
+_READS = frozenset(
+    {
+        "LOAD_NAME",
+        "LOAD_GLOBAL",
+        "LOAD_ATTR",
+        "LOAD_METHOD",
+        "LOAD_SUPER_ATTR",
+        "LOAD_FROM_DICT_OR_GLOBALS",
+        "IMPORT_NAME",
+        "IMPORT_FROM",
+    }
+)
+
+
+def _reads_of(code: CodeType) -> Set[str]:
+    """The names ``code`` reads (loads, attribute reads, imports), not those it only binds: a
+    module's own ``X = 1`` or a class body's ``def close`` holds nothing made elsewhere."""
+    import dis  # only when the map is written
+
+    return {
+        i.argval
+        for i in dis.get_instructions(code)
+        if i.opname in _READS and isinstance(i.argval, str)
+    }
+
+
 # -- the recorder -------------------------------------------------------------------------------
 
 
@@ -382,7 +408,7 @@ class Recorder:
                 continue
             while pending:
                 code = pending.pop()
-                found.update(code.co_names)
+                found.update(_reads_of(code))
                 pending.extend(
                     c
                     for c in code.co_consts
@@ -404,7 +430,7 @@ class Recorder:
             path = self.relative(code.co_filename)
             if path is not None and not code.co_flags & _CO_OPTIMIZED:
                 # a module's or a class body's code: what its import-time statements read
-                module_names.setdefault(path, set()).update(code.co_names)
+                module_names.setdefault(path, set()).update(_reads_of(code))
             qualname = getattr(code, "co_qualname", code.co_name)
             if path is None or qualname == "<module>":
                 index[code] = -1

@@ -202,17 +202,20 @@ class Opt:
 
 
 def test_what_import_time_code_reads_is_recorded_per_file(tmp_path: Path, python: str) -> None:
-    """module_names: per file, the names its module and class-body code read or bind, also
-    for a module a conftest imported (possibly before recording began)."""
+    """module_names: per file, the names its module and class-body code read (not those it
+    only binds), also for a module a conftest imported (possibly before recording began)."""
     root = project(tmp_path / "p")
     (root / "pkg" / "early.py").write_text(EARLY)
     (root / "conftest.py").write_text("import pkg.early  # noqa: F401\n")
     out = tmp_path / "map"
     pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)})
     names = {path: set(found) for path, found in recorded(out)["module_names"]}
-    assert {"MAX", "TABLE", "_build", "K"} <= names["pkg/mod.py"]
-    assert {"CASES", "add", "K"} <= names["tests/test_a.py"]
-    assert {"FLAG", "Opt", "os", "sep"} <= names["pkg/early.py"]  # sep: in Opt's body only
+    assert "_build" in names["pkg/mod.py"]  # TABLE = _build()
+    assert not {"MAX", "TABLE", "K", "add"} & names["pkg/mod.py"]  # bound there, not read
+    assert {"add", "K", "TABLE", "pytest", "fixture"} <= names["tests/test_a.py"]
+    assert "CASES" not in names["tests/test_a.py"]
+    assert {"os", "sep"} <= names["pkg/early.py"]  # sep: read in Opt's body only
+    assert not {"FLAG", "Opt", "level"} & names["pkg/early.py"]
     assert not any(path.startswith(("/", "..")) for path in names)
 
 
