@@ -219,6 +219,49 @@ def test_what_import_time_code_reads_is_recorded_per_file(tmp_path: Path, python
     assert not any(path.startswith(("/", "..")) for path in names)
 
 
+GENERATOR = """\
+def counter():
+    n = 0
+    while True:
+        n += 1
+        yield n
+"""
+
+RESUMED = """\
+from pkg.gen import counter
+
+NUMBERS = counter()  # made at import, started by the first test, resumed by the second
+
+
+def test_first():
+    assert next(NUMBERS) == 1
+
+
+def test_second():
+    assert next(NUMBERS) == 2
+
+
+def test_third():
+    assert True
+"""
+
+
+def test_a_generator_resumed_in_a_later_test_counts_for_that_test(
+    tmp_path: Path, python: str
+) -> None:
+    """A change in counter's loop would fail test_second: it must have counter in its record
+    although the generator started in test_first (3.12+: PY_RESUME, not only PY_START)."""
+    root = project(tmp_path / "p")
+    (root / "pkg" / "gen.py").write_text(GENERATOR)
+    (root / "tests" / "test_gen.py").write_text(RESUMED)
+    out = tmp_path / "map"
+    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)}, "tests/test_gen.py")
+    by_test = names_by_test(recorded(out))
+    assert by_test["test_first"] == {"test_first", "counter"}
+    assert by_test["test_second"] == {"test_second", "counter"}
+    assert by_test["test_third"] == {"test_third"}
+
+
 def test_recording_beside_coverage_keeps_both(tmp_path: Path) -> None:
     """coverage.py owns sys.settrace on 3.11: the recorder steps aside to sys.setprofile."""
     pytest.importorskip("coverage")
