@@ -295,14 +295,23 @@ _READS = frozenset(
 
 def _reads_of(code: CodeType) -> Set[str]:
     """The names ``code`` reads (loads, attribute reads, imports), not those it only binds: a
-    module's own ``X = 1`` or a class body's ``def close`` holds nothing made elsewhere."""
+    module's own ``X = 1`` or a class body's ``def close`` holds nothing made elsewhere. A
+    plain ``from m import X`` (stored under the same name) is no read either: it binds the
+    very object ``m`` holds, and the code that reads ``X`` later names it itself."""
     import dis  # only when the map is written
 
-    return {
-        i.argval
-        for i in dis.get_instructions(code)
-        if i.opname in _READS and isinstance(i.argval, str)
-    }
+    found: Set[str] = set()
+    instructions = list(dis.get_instructions(code))
+    for number, instruction in enumerate(instructions):
+        name = instruction.argval
+        if instruction.opname not in _READS or not isinstance(name, str):
+            continue
+        if instruction.opname == "IMPORT_FROM" and number + 1 < len(instructions):
+            after = instructions[number + 1]
+            if after.opname in ("STORE_NAME", "STORE_GLOBAL") and after.argval == name:
+                continue
+        found.add(name)
+    return found
 
 
 # -- the recorder -------------------------------------------------------------------------------
