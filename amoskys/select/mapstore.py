@@ -120,7 +120,8 @@ def read_raw(folder: Path) -> list[dict[str, Any]]:
 
 
 #: Outcomes from the least to the most telling, for one test recorded by several processes.
-_OUTCOME_RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+#: Skipped outranks passed: a test one job skipped keeps the skip rule for that job's sake.
+_OUTCOME_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
 def merge_records(old: TestRecord | None, new: TestRecord) -> TestRecord:
@@ -176,6 +177,7 @@ def _merge(
     outside: set[int] = set()
     sites: dict[int, set[str]] = {}
     module_names: dict[str, set[str]] = {}
+    early: set[str] = set()
     for raw in raws:
         local: list[int] = []
         for path, qualname, first, last, names in raw.get("units", ()):
@@ -200,6 +202,7 @@ def _merge(
             sites.setdefault(local[unit], set()).update(paths)
         for path, names in raw.get("module_names", ()):
             module_names.setdefault(str(path), set()).update(map(str, names))
+        early.update(map(str, raw.get("early_files", ())))
     return TestMap(
         commit=commit,
         interpreter=interpreter,
@@ -210,4 +213,5 @@ def _merge(
         import_units=frozenset(outside),
         import_sites={u: frozenset(p) for u, p in sites.items()},
         module_names={p: frozenset(n) for p, n in module_names.items()},
+        early=frozenset(early),
     )

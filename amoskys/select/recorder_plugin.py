@@ -22,8 +22,9 @@ Driven by the environment:
     that runs outside any test (imports, collection) is written as ``import_units``, with
     ``import_sites``: the files whose module-level code (nearest ``<module>`` frame under the
     root) started it, and ``module_names``: per file whose module or class-body code ran,
-    the names that code reads (loads, attribute reads, imports; not what it only binds). A
-    test row's sixth item says whether the test started a process (``subprocess``,
+    the names that code reads (loads, attribute reads, imports; not what it only binds), and
+    ``early_files``: files imported before recording began (what their import ran is
+    unknown). A test row's sixth item says whether the test started a process (``subprocess``,
     ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
 ``AMOSKYS_SELECT_FILE=<json>``
     ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
@@ -108,7 +109,8 @@ class _MonitoringTracer:
     next test re-arms exactly the code objects noted since the last re-arm (their local events
     off and on again). ``restart_events()`` would re-arm every code object of the process,
     pytest's own included, and was most of the recording overhead (click: 1.31x of plain
-    pytest with it, ~1.0x without). ``PY_RESUME`` reports a generator resumed in a later test.
+    pytest with it, ~1.0x without). ``PY_RESUME`` reports a generator resumed in a later test,
+    ``PY_THROW`` (global, never disabled, rare) one resumed by ``throw()`` or ``close()``.
 
     Outside tests (imports, collection) the callbacks also tell ``site`` which frame started
     each code object, so the recorder can say which module's import ran it.
@@ -127,6 +129,7 @@ class _MonitoringTracer:
         events = monitoring.events
         self._local = events.PY_START | events.PY_RESUME
         self._off: Set[CodeType] = set()  # recorded (so disabled) since the last re-arm
+        self._watching: Set[CodeType] = set()  # every watched code object seen so far
         self._inside = False
         disable = monitoring.DISABLE
         getframe = sys._getframe
@@ -135,6 +138,7 @@ class _MonitoringTracer:
 
         def discovered(code: CodeType, offset: int) -> Any:
             if watched(code):
+                self._watching.add(code)
                 set_local(recording, code, local)
                 self.codes.add(code)
                 if not self._inside:
@@ -148,10 +152,19 @@ class _MonitoringTracer:
                 site(code, getframe(1))
             return disable
 
+        watching = self._watching
+
+        def thrown(code: CodeType, offset: int, exception: BaseException) -> Any:
+            # throw() or close() resuming a generator: a global event, never disabled
+            if code in watching:
+                self.codes.add(code)
+
         monitoring.register_callback(self._recording, events.PY_START, recorded)
         monitoring.register_callback(self._recording, events.PY_RESUME, recorded)
+        monitoring.register_callback(self._recording, events.PY_THROW, thrown)
         monitoring.register_callback(self._discovery, events.PY_START, discovered)
         monitoring.set_events(self._discovery, events.PY_START)
+        monitoring.set_events(self._recording, events.PY_THROW)
 
     def switch(self, inside: bool) -> Set[CodeType]:
         """Start a new set (re-arming what was recorded, for a test); return the old one."""
@@ -166,17 +179,20 @@ class _MonitoringTracer:
         (a new test starts, or a new test module is about to be imported)."""
         set_local = self._monitoring.set_local_events
         recording, local = self._recording, self._local
-        for code in self._off:
+        # Swap first: a thread that records a code object while we re-arm puts it in the new
+        # set (re-armed next time) instead of one being iterated and then forgotten.
+        off, self._off = self._off, set()
+        for code in off:
             set_local(recording, code, 0)
             set_local(recording, code, local)
-        self._off = set()
 
     def stop(self) -> None:
         monitoring = self._monitoring
         events = monitoring.events
         monitoring.set_events(self._discovery, 0)
+        monitoring.set_events(self._recording, 0)
         for tool in (self._discovery, self._recording):
-            for event in (events.PY_START, events.PY_RESUME):
+            for event in (events.PY_START, events.PY_RESUME, events.PY_THROW):
                 monitoring.register_callback(tool, event, None)
             monitoring.free_tool_id(tool)
 
@@ -434,9 +450,11 @@ class Recorder:
 
     # output
 
-    def _imported_unseen(self, module_names: Dict[str, Set[str]]) -> None:
+    def _imported_unseen(self, module_names: Dict[str, Set[str]]) -> List[str]:
         """Add the modules under the root imported before recording began (by a conftest
-        loaded first, or a plugin): their code is compiled again to read its names."""
+        loaded first, or a plugin): their code is compiled again to read its names. Returns
+        their paths: what their import ran is unknown."""
+        early: List[str] = []
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
             if not isinstance(filename, str) or not filename.endswith(".py"):
@@ -445,6 +463,7 @@ class Recorder:
             if path is None or path in module_names:
                 continue
             found = module_names.setdefault(path, set())
+            early.append(path)
             try:
                 with open(filename, "rb") as handle:
                     pending = [compile(handle.read(), filename, "exec")]
@@ -458,6 +477,7 @@ class Recorder:
                     for c in code.co_consts
                     if isinstance(c, CodeType) and not c.co_flags & _CO_OPTIMIZED
                 )
+        return sorted(early)
 
     def write(self, interpreter: str, exitstatus: Optional[int] = None) -> str:
         self.outside |= self.tracer.switch(False)
@@ -497,7 +517,7 @@ class Recorder:
             unit = unit_of(code)
             if unit is not None:
                 sites.append([unit, sorted(paths)])
-        self._imported_unseen(module_names)
+        early = self._imported_unseen(module_names)
         read_at_import = [[path, sorted(found)] for path, found in sorted(module_names.items())]
         data = {
             "format": FORMAT,
@@ -508,6 +528,7 @@ class Recorder:
             "import_units": outside,
             "import_sites": sorted(sites),
             "module_names": read_at_import,
+            "early_files": early,
             "exitstatus": exitstatus,  # None: the session did not finish (pytest_unconfigure)
         }
         os.makedirs(self.folder, exist_ok=True)
@@ -551,12 +572,26 @@ def _start(config: pytest.Config) -> None:
         _warn(folder, "not recording: %s: %s" % (type(error).__name__, error))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_load_initial_conftests(
-    early_config: pytest.Config, parser: pytest.Parser, args: List[str]
-) -> None:
-    # trylast: after the probe started coverage.py, so that on 3.11 we see its tracer
-    _start(early_config)
+if hasattr(sys, "monitoring"):
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_load_initial_conftests(
+        early_config: pytest.Config, parser: pytest.Parser, args: List[str]
+    ) -> None:
+        # 3.12+: sys.monitoring shares nothing with coverage.py's tracer, so start before the
+        # initial conftests import the project (what their imports run is recorded)
+        _start(early_config)
+
+else:
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_load_initial_conftests(
+        early_config: pytest.Config, parser: pytest.Parser, args: List[str]
+    ) -> None:
+        # 3.11, trylast: after the probe started coverage.py, so that we see its tracer and
+        # use sys.setprofile beside it (modules the initial conftests imported are written
+        # as "early_files": what their import ran is unknown)
+        _start(early_config)
 
 
 @pytest.hookimpl(trylast=True)

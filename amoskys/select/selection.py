@@ -388,6 +388,10 @@ def select_tests(
         wide = code.wide if settings.module_level == "module" else code.opaque
         for function in sorted(code.functions):
             hit = {uid for uid, unit in units if _nested_in(unit.qualname, function)}
+            if code.path in m.early:  # imported before recording: it may have run at import
+                at_import_time.append(f"{function} in {code.path}, imported before recording")
+                module_level = wide = True
+                names |= reach_at_import(change, function)
             if not hit:
                 continue
             at_import = hit & m.import_units
@@ -415,8 +419,11 @@ def select_tests(
             where = f"{code.path}:{unit.first_line}-{unit.last_line}"
             groups.append(_Why(1, f"covers {where} ({function})", hit))
         span = _line_span(code.new_lines or code.old_lines)
-        if module_level and (not m.module_names or code.path in m.module_names):
-            # (a file whose module code never ran while recording cannot have made a skip)
+        if module_level and (
+            not m.module_names or code.path in m.module_names or change.old_text is None
+        ):
+            # A file whose module code never ran while recording cannot have made a skip; a
+            # new one may have (an optional `try: import` of it now succeeds).
             at_import_time.append(f"the module-level change at {code.path}:{span}")
         in_test_file = code.path in test_files
         for record in test_files.get(code.path, ()):
@@ -446,6 +453,15 @@ def select_tests(
         readers = {uid for uid, unit in enumerate(m.units) if not names.isdisjoint(unit.names)}
         readers |= {uid for uid, unit in units if not local_names.isdisjoint(unit.names)}
         readers -= touched
+        for uid in sorted(readers & m.import_units):
+            # A reader that ran at import (a generator expression in `STEPS = tuple(...)`, a
+            # helper called there): the value it computed is held where its import ran.
+            reader = m.units[uid]
+            for site in sorted(m.import_sites.get(uid, frozenset({reader.path}))):
+                why = f"{site}, whose import ran {reader.qualname}, which reads a changed name"
+                for record in test_files.get(site, ()):
+                    direct.setdefault(record.nodeid, (2, f"is in {why}"))
+                groups.append(_Why(2, f"ran code of {why}", {u for u, _ in by_path.get(site, [])}))
         for other, reads in m.module_names.items():
             # Import-time code elsewhere that reads a changed name holds a value made from it
             # (not from a file that did not exist when the map was recorded: nothing read it).

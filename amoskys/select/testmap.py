@@ -82,8 +82,11 @@ class TestMap:
     """For import units: the files whose module-level code ran them (the nearest ``<module>``
     frame on the stack), e.g. a test file that builds parametrize data with them."""
     module_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """Per file imported under the root: the ``co_names`` of its module code (what its
-    import-time statements read, e.g. a test file's ``CASES = [mod.LIMIT]``)."""
+    """Per file imported under the root: the names its module and class-body code read (what
+    its import-time statements read, e.g. a test file's ``CASES = [mod.LIMIT]``)."""
+    early: frozenset[str] = frozenset()
+    """Files imported before recording began (by an initial conftest on 3.11): which of their
+    functions ran at import is unknown, so a change of any of them counts as one."""
 
 
 class MapFormatError(ValueError):
@@ -165,6 +168,7 @@ def map_to_json(m: TestMap) -> bytes:
         "import_units": sorted(m.import_units),
         "import_sites": sites,
         "module_names": module_names,
+        "early": sorted(m.early),
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -209,6 +213,7 @@ def _load(data: bytes | str) -> TestMap:
             module_names={
                 paths[p]: frozenset(names[i] for i in ids) for p, ids in doc.get("module_names", ())
             },
+            early=frozenset(doc.get("early", ())),
         )
     except MapFormatError:
         raise

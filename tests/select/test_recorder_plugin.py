@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from amoskys.run.process import run_process
+from amoskys.run.process import output_of, run_process
 from amoskys.select.runner import install_plugins
 
 MOD = """\
@@ -260,6 +260,76 @@ def test_a_generator_resumed_in_a_later_test_counts_for_that_test(
     assert by_test["test_first"] == {"test_first", "counter"}
     assert by_test["test_second"] == {"test_second", "counter"}
     assert by_test["test_third"] == {"test_third"}
+
+
+COLLECTOR = """\
+def collector(log):
+    try:
+        while True:
+            log.append((yield))
+    except GeneratorExit:
+        log.append("closed")
+        raise
+"""
+
+CLOSED = """\
+from pkg.sink import collector
+
+LOG = []
+SINK = collector(LOG)
+next(SINK)  # started at import
+
+
+def test_send():
+    SINK.send(1)
+
+
+def test_close():
+    SINK.close()
+    assert LOG[-1] == "closed"
+"""
+
+
+def test_a_generator_closed_in_a_later_test_counts_for_that_test(
+    tmp_path: Path, python: str
+) -> None:
+    """close() (and throw()) resume a generator without PY_RESUME: 3.12+ needs PY_THROW."""
+    root = project(tmp_path / "p")
+    (root / "pkg" / "sink.py").write_text(COLLECTOR)
+    (root / "tests" / "test_sink.py").write_text(CLOSED)
+    out = tmp_path / "map"
+    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)}, "tests/test_sink.py")
+    by_test = names_by_test(recorded(out))
+    assert by_test["test_send"] == {"test_send", "collector"}
+    assert by_test["test_close"] == {"test_close", "collector"}
+
+
+DETECT = """\
+def detect():
+    return False
+
+
+HAS = detect()
+"""
+
+
+def test_what_an_initial_conftest_imports_is_recorded_or_marked_early(
+    tmp_path: Path, python: str
+) -> None:
+    """A root conftest imports pkg.env, whose import runs detect(). 3.12+ records from before
+    the initial conftests load, so detect is import-time code; on 3.11 (recording starts
+    after coverage.py's tracer) pkg/env.py is written as an early file instead."""
+    root = project(tmp_path / "p")
+    (root / "pkg" / "env.py").write_text(DETECT)
+    (root / "conftest.py").write_text("import pkg.env  # noqa: F401\n")
+    out = tmp_path / "map"
+    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)})
+    data = recorded(out)
+    ran_at_import = {data["units"][i][1] for i in data["import_units"]}
+    assert "detect" in ran_at_import or "pkg/env.py" in data["early_files"]
+    probe = [python, "-c", "import sys; print(hasattr(sys, 'monitoring'))"]
+    if output_of(probe, cwd=tmp_path).strip() == "True":
+        assert "detect" in ran_at_import and data["early_files"] == []
 
 
 def test_recording_beside_coverage_keeps_both(tmp_path: Path) -> None:

@@ -206,6 +206,30 @@ def test_a_name_read_by_import_time_code_elsewhere_selects_the_tests_of_that_cod
     assert "pkg/shape.py, whose import-time code reads FANCY" in out, out
 
 
+def test_a_name_read_by_code_that_ran_at_import_selects_the_tests_of_its_module(
+    make_repo: Any,
+) -> None:
+    """pkg/steps.py computes STEPS at import in a generator expression reading LIMIT (imported
+    with a plain from-import); test_top runs only top(). Changing LIMIT must select it."""
+    files = {
+        "pkg/config.py": "LIMIT = 10\n",
+        "pkg/steps.py": (
+            "from pkg.config import LIMIT\n\nSTEPS = tuple(LIMIT * i for i in range(3))\n\n\n"
+            "def top():\n    return STEPS[-1]\n"
+        ),
+        "tests/test_steps.py": (
+            "from pkg.steps import top\n\n\ndef test_top():\n    assert top() == 20\n"
+        ),
+    }
+    root = make_repo({**PROJECT, **files})
+    code, out, _ = amoskys_test(root, "--select", "affected")
+    assert code == 0, out
+    edit(root, "pkg/config.py", "LIMIT = 10", "LIMIT = 11")
+    code, out, ran = amoskys_test(root, "--select", "affected", "--why")
+    assert code == 1 and ran == {"test_top"}, out
+    assert "pkg/steps.py, whose import ran <genexpr>, which reads a changed name" in out, out
+
+
 def test_failures_run_first_and_shards_split_the_tests(make_repo: Any) -> None:
     root = make_repo(PROJECT)
     edit(root, "tests/test_a.py", "assert K().m() == 3", "assert K().m() == 4")

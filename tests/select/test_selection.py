@@ -216,6 +216,24 @@ def test_a_module_never_imported_while_recording_cannot_lift_a_skip() -> None:
     assert skipped in _select(_core("MAX = 5", "MAX = 6"), m=m).tests
 
 
+def test_a_new_module_or_a_module_imported_before_recording_may_lift_a_skip() -> None:
+    """A new file may make an optional `try: import` succeed; a file imported before
+    recording began (by an initial conftest on 3.11) may have run any of its functions at
+    import. Both reach the skipped test; the early file's change also reaches the tests that
+    ran its code."""
+    skipped = "tests/test_other.py::test_windows"
+    imported = {"src/pkg/core.py": frozenset({"parse"})}
+    m = _map(tests=_with_skipped().tests, module_names=imported)
+    new = FileChange("src/pkg/_speedups.py", None, "def fast_sum(xs):\n    return sum(xs)\n")
+    assert skipped in _select(new, m=m).tests
+    change = _core('return "|".join', 'return ",".join')  # render: ran by test_render only
+    assert skipped not in _select(change, m=m).tests
+    early = _map(tests=_with_skipped().tests, module_names=imported, early={"src/pkg/core.py"})
+    sel = _select(change, m=early)
+    assert skipped in sel.tests and "imported before recording" in sel.reasons[skipped]
+    assert "tests/test_core.py::test_parse" in sel.tests  # ran code of core.py
+
+
 def test_comment_only_change_selects_nothing() -> None:
     sel = _select(_core("MAX = 5", "MAX = 5  # the limit"))
     assert sel.tests == () and sel.run_all is None
