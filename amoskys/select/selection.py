@@ -455,8 +455,11 @@ def select_tests(
         readers -= touched
         for uid in sorted(readers & m.import_units):
             # A reader that ran at import (a generator expression in `STEPS = tuple(...)`, a
-            # helper called there): the value it computed is held where its import ran.
+            # helper called there): the value it computed is held where its import ran. Not
+            # for a match on dunders only: every class body binds __doc__ and __module__.
             reader = m.units[uid]
+            if all(n.startswith("__") and n.endswith("__") for n in names & reader.names):
+                continue
             for site in sorted(m.import_sites.get(uid, frozenset({reader.path}))):
                 why = f"{site}, whose import ran {reader.qualname}, which reads a changed name"
                 for record in test_files.get(site, ()):

@@ -234,6 +234,21 @@ def test_a_new_module_or_a_module_imported_before_recording_may_lift_a_skip() ->
     assert "tests/test_core.py::test_parse" in sel.tests  # ran code of core.py
 
 
+def test_a_class_body_that_ran_at_import_does_not_read_every_docstring() -> None:
+    """`batched.__doc__ = ...` binds __doc__; a class body elsewhere binds its own __doc__
+    and __module__: that is no reason to select the tests of its module."""
+    units = (
+        *UNITS,
+        Unit("src/pkg/util.py", "Helper", 8, 10, frozenset({"__doc__", "__module__"})),  # 11
+        Unit("src/pkg/util.py", "Limits", 12, 13, frozenset({"__module__", "MAX"})),  # 12
+    )
+    m = _map(units=units, import_units=frozenset({11, 12}))
+    sel = _select(_core("MAX = 5", "render.__doc__ = 'x'\nMAX = 5"), m=m)
+    assert not any("whose import ran Helper" in r for r in sel.reasons.values()), sel.reasons
+    limits = _select(_core("MAX = 5", "MAX = 6"), m=m)
+    assert any("whose import ran Limits" in r for r in limits.reasons.values())
+
+
 def test_comment_only_change_selects_nothing() -> None:
     sel = _select(_core("MAX = 5", "MAX = 5  # the limit"))
     assert sel.tests == () and sel.run_all is None
