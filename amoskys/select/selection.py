@@ -25,9 +25,13 @@ Pure: the map, the changed files and the settings in, a :class:`Selection` out. 
   not traced) run on any change of a non-test Python file. Tests that **failed** when the map
   was recorded or recently always run; **new** tests (not in the map) are kept by the plugin.
 * Tests that were **skipped** when recorded ran little or no code, but their skip condition
-  (``skipif(WIN)``) was computed at import time: they run on any module-level change of a
-  Python file, any change of a function that ran at import and any change of a declared data
-  file, besides what they ran.
+  (``skipif(WIN)``) was computed at import time: they run on a module-level change of a
+  Python file that was imported while recording (or is new), any change of a function that
+  ran at import and any change of a declared data file, besides what they ran.
+* Code that **ran at import** and reads a changed name (a generator expression in
+  ``STEPS = tuple(...)``): the tests of the module whose import ran it. A function of a file
+  imported before recording began (``early``: by an initial conftest on 3.11) counts as
+  having run at import.
 * A changed **data file** (declared in ``data``): the tests that ran code of the Python files
   in the nearest folder at or above it that has recorded code (templates are read by the
   modules next to them). A changed non-Python file that holds tests (doctest text): its tests.
