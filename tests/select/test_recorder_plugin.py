@@ -219,6 +219,18 @@ def test_what_import_time_code_reads_is_recorded_per_file(tmp_path: Path, python
     assert not any(path.startswith(("/", "..")) for path in names)
 
 
+def record_one_file(
+    tmp_path: Path, python: str, module: str, code: str, test_file: str, tests: str
+) -> dict[str, set[str]]:
+    """Record tests/``test_file`` of the project with ``module`` added: names per test."""
+    root = project(tmp_path / "p")
+    (root / module).write_text(code)
+    (root / "tests" / test_file).write_text(tests)
+    out = tmp_path / "map"
+    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)}, f"tests/{test_file}")
+    return names_by_test(recorded(out))
+
+
 GENERATOR = """\
 def counter():
     n = 0
@@ -251,12 +263,7 @@ def test_a_generator_resumed_in_a_later_test_counts_for_that_test(
 ) -> None:
     """A change in counter's loop would fail test_second: it must have counter in its record
     although the generator started in test_first (3.12+: PY_RESUME, not only PY_START)."""
-    root = project(tmp_path / "p")
-    (root / "pkg" / "gen.py").write_text(GENERATOR)
-    (root / "tests" / "test_gen.py").write_text(RESUMED)
-    out = tmp_path / "map"
-    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)}, "tests/test_gen.py")
-    by_test = names_by_test(recorded(out))
+    by_test = record_one_file(tmp_path, python, "pkg/gen.py", GENERATOR, "test_gen.py", RESUMED)
     assert by_test["test_first"] == {"test_first", "counter"}
     assert by_test["test_second"] == {"test_second", "counter"}
     assert by_test["test_third"] == {"test_third"}
@@ -294,12 +301,7 @@ def test_a_generator_closed_in_a_later_test_counts_for_that_test(
     tmp_path: Path, python: str
 ) -> None:
     """close() (and throw()) resume a generator without PY_RESUME: 3.12+ needs PY_THROW."""
-    root = project(tmp_path / "p")
-    (root / "pkg" / "sink.py").write_text(COLLECTOR)
-    (root / "tests" / "test_sink.py").write_text(CLOSED)
-    out = tmp_path / "map"
-    pytest_in(root, python, {"AMOSKYS_SELECT_RECORD": str(out)}, "tests/test_sink.py")
-    by_test = names_by_test(recorded(out))
+    by_test = record_one_file(tmp_path, python, "pkg/sink.py", COLLECTOR, "test_sink.py", CLOSED)
     assert by_test["test_send"] == {"test_send", "collector"}
     assert by_test["test_close"] == {"test_close", "collector"}
 

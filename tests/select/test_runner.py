@@ -181,6 +181,19 @@ def test_a_skipped_test_waits_for_a_change_that_may_lift_its_skip(make_repo: Any
     assert "test_skip.py, whose import-time code reads FAST" in out, out
 
 
+def record_then_select(
+    make_repo: Any, files: dict[str, str], path: str, assignment: str, value: str
+) -> tuple[int, str, set[str]]:
+    """Record the map of PROJECT plus ``files``, give ``assignment`` in ``path`` the new
+    ``value``, and run the selection with --why."""
+    root = make_repo({**PROJECT, **files})
+    code, out, _ = amoskys_test(root, "--select", "affected")
+    assert code == 0, out
+    name = assignment.split(" = ", 1)[0]
+    edit(root, path, assignment, f"{name} = {value}")
+    return amoskys_test(root, "--select", "affected", "--why")
+
+
 def test_a_name_read_by_import_time_code_elsewhere_selects_the_tests_of_that_code(
     make_repo: Any,
 ) -> None:
@@ -197,11 +210,7 @@ def test_a_name_read_by_import_time_code_elsewhere_selects_the_tests_of_that_cod
             'from pkg.shape import shape\n\n\ndef test_shape():\n    assert shape() == "plain"\n'
         ),
     }
-    root = make_repo({**PROJECT, **files})
-    code, out, _ = amoskys_test(root, "--select", "affected")
-    assert code == 0, out
-    edit(root, "pkg/mode.py", "FANCY = False", "FANCY = True")
-    code, out, ran = amoskys_test(root, "--select", "affected", "--why")
+    code, out, ran = record_then_select(make_repo, files, "pkg/mode.py", "FANCY = False", "True")
     assert code == 1 and ran == {"test_shape"}, out
     assert "pkg/shape.py, whose import-time code reads FANCY" in out, out
 
@@ -221,11 +230,7 @@ def test_a_name_read_by_code_that_ran_at_import_selects_the_tests_of_its_module(
             "from pkg.steps import top\n\n\ndef test_top():\n    assert top() == 20\n"
         ),
     }
-    root = make_repo({**PROJECT, **files})
-    code, out, _ = amoskys_test(root, "--select", "affected")
-    assert code == 0, out
-    edit(root, "pkg/config.py", "LIMIT = 10", "LIMIT = 11")
-    code, out, ran = amoskys_test(root, "--select", "affected", "--why")
+    code, out, ran = record_then_select(make_repo, files, "pkg/config.py", "LIMIT = 10", "11")
     assert code == 1 and ran == {"test_top"}, out
     assert "pkg/steps.py, whose import ran <genexpr>, which reads a changed name" in out, out
 
