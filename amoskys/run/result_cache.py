@@ -13,9 +13,10 @@ every file it can read — all workspace files, or those matching
 
 The index (``.amoskys/cache/results/<k[:2]>/<k>.json``) maps a key to the run whose job
 succeeded with it, and to that job's outputs. A hit is honoured only while the store still
-holds that job as a success; its test results, metrics and findings are copied into the
-new run. Jobs that use secrets, deploy to an environment or upload artifacts are never
-cached (their effects reach beyond the run's records).
+holds that job as a success, in a run that started before the entry was written (a history
+deleted and started anew numbers its runs from 1 again); its test results, metrics and
+findings are copied into the new run. Jobs that use secrets, deploy to an environment or
+upload artifacts are never cached (their effects reach beyond the run's records).
 """
 
 from __future__ import annotations
@@ -316,6 +317,7 @@ class Entry:
     instance: str  # the JobInstance key (the job row's key in that run)
     outputs: Mapping[str, str]
     duration: float = 0.0
+    created: float = 0.0  # when the entry was written (read back from the file)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -354,6 +356,7 @@ class ResultIndex:
                 instance=str(data["instance"]),
                 outputs={str(k): str(v) for k, v in outputs.items()},
                 duration=float(data.get("duration", 0.0)),
+                created=float(data["created"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -603,6 +606,8 @@ class CachingExecutor:
         except AmoskysError as err:  # the history cannot be read: nothing to serve from
             self.warn(inst, f"result cache: cannot look the job up ({err}); it runs")
             return None
+        if found is not None and found.run_started > entry.created:
+            found = None  # the run id now names a later run: the history was started anew
         if found is None or found.status != "success" or found.conclusion != "success":
             if found is None:
                 self.index.forget(key)  # its run was deleted from the history

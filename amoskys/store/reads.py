@@ -265,13 +265,16 @@ class FinishedJob:
     status: str
     conclusion: str | None
     run_dir: str  # the run's folder, relative to the state folder
+    run_started: float  # when its run started: a recreated history reuses run ids
 
 
 def find_job(connection: sa.Connection, run_id: int, key: str) -> FinishedJob | None:
     """The job instance ``key`` of run ``run_id`` (the newest row if there are several);
     None when it, or its run, is no longer in the store."""
     row = connection.execute(
-        sa.select(job_runs.c.id, job_runs.c.status, job_runs.c.conclusion, runs.c.run_dir)
+        sa.select(
+            job_runs.c.id, job_runs.c.status, job_runs.c.conclusion, runs.c.run_dir, runs.c.started
+        )
         .join(runs, runs.c.id == job_runs.c.run_id)
         .where(job_runs.c.run_id == run_id, job_runs.c.key == key)
         .order_by(job_runs.c.id.desc())
@@ -280,7 +283,11 @@ def find_job(connection: sa.Connection, run_id: int, key: str) -> FinishedJob | 
     if row is None:
         return None
     return FinishedJob(
-        id=int(row.id), status=str(row.status), conclusion=row.conclusion, run_dir=str(row.run_dir)
+        id=int(row.id),
+        status=str(row.status),
+        conclusion=row.conclusion,
+        run_dir=str(row.run_dir),
+        run_started=float(row.started),
     )
 
 

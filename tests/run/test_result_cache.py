@@ -378,6 +378,26 @@ def test_a_deleted_run_is_a_miss(
     assert ran(log) == ["build", "after 1.0"] * 2
 
 
+def test_a_run_id_of_a_history_started_anew_is_a_miss(
+    two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting the history numbers runs from 1 again: the entry made by the old run 1 must
+    not be served from the new run 1, which ran the job on other inputs."""
+    root, log = two_jobs
+    run(root, capsys, monkeypatch)  # old run 1: version 1.0, cached
+    for path in (root / ".amoskys").glob("amoskys.db*"):
+        path.unlink()
+    (root / "src/version.txt").write_text("2.0\n")
+    code, out = run(root, capsys, monkeypatch)  # new run 1: version 2.0
+    assert code == 0 and "cached" not in out
+    (root / "src/version.txt").write_text("1.0\n")  # the old entry's inputs again
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "cached" not in out
+    assert ran(log) == ["build", "after 1.0", "build", "after 2.0", "build", "after 1.0"]
+    code, out = run(root, capsys, monkeypatch)  # and the entry is written anew for run 2
+    assert code == 0 and "[build] cached (run 2)" in out
+
+
 def index_files(root: Path) -> list[Path]:
     return sorted((root / ".amoskys/cache/results").rglob("*.json"))
 
