@@ -567,7 +567,8 @@ class Store:
         return self._read(lambda c: testmaps.latest(c, commits, interpreter))
 
     def recent_test_failures(self, *, days: float = 14.0, limit: int = 200) -> list[str]:
-        """Test ids that failed in stored runs of the last ``days`` days, newest first."""
+        """Test ids whose latest result in stored runs of the last ``days`` days is a failure
+        or an error, newest first."""
         return self._read(lambda c: testmaps.recent_failures(c, days=days, limit=limit))
 
     # -- garbage collection ---------------------------------------------------------------

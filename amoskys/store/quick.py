@@ -109,14 +109,21 @@ class QuickReader:
 
     def recent_test_failures(self, *, days: float = 14.0, limit: int = 200) -> list[str]:
         """As :meth:`amoskys.store.db.Store.recent_test_failures`."""
-        rows = self._connection.execute(
-            "SELECT test_cases.test_id, max(runs.started) AS last FROM test_results "
-            "JOIN test_cases ON test_results.case_id = test_cases.id "
+        joined = (
+            "FROM test_results JOIN test_cases ON test_results.case_id = test_cases.id "
             "JOIN job_runs ON test_results.job_run_id = job_runs.id "
             "JOIN runs ON job_runs.run_id = runs.id "
-            "WHERE test_results.outcome IN ('failed', 'error') AND runs.started >= ? "
-            "GROUP BY test_cases.test_id ORDER BY last DESC LIMIT ?",
-            (time.time() - days * 86_400, max(0, limit)),
+        )
+        bad = "test_results.outcome IN ('failed', 'error')"
+        since = time.time() - days * 86_400
+        rows = self._connection.execute(
+            f"SELECT test_cases.test_id, max(runs.started) AS last {joined}"
+            f"WHERE runs.started >= ? AND test_cases.test_id IN "
+            f"(SELECT test_cases.test_id {joined}WHERE {bad} AND runs.started >= ?) "
+            f"GROUP BY test_cases.test_id "
+            f"HAVING max(CASE WHEN {bad} THEN runs.started END) = max(runs.started) "
+            "ORDER BY last DESC LIMIT ?",
+            (since, since, max(0, limit)),
         ).fetchall()
         return [str(row[0]) for row in rows]
 

@@ -82,17 +82,24 @@ def _load(connection: sa.Connection, commit: str, interpreter: str) -> StoredMap
 
 
 def recent_failures(connection: sa.Connection, *, days: float, limit: int) -> list[str]:
-    """Test ids that failed (or errored) in runs of the last ``days`` days, newest first."""
+    """Test ids whose latest result in runs of the last ``days`` days is a failure (or an
+    error), newest first: a test that passed since is no longer failing, as in
+    ``select-failures.json``."""
     since = time.time() - days * 86_400
+    bad = test_results.c.outcome.in_(("failed", "error"))
+    joined = (
+        test_results.join(test_cases, test_results.c.case_id == test_cases.c.id)
+        .join(job_runs, test_results.c.job_run_id == job_runs.c.id)
+        .join(runs, job_runs.c.run_id == runs.c.id)
+    )
+    failed = sa.select(test_cases.c.test_id).select_from(joined).where(bad, runs.c.started >= since)
+    last = sa.func.max(runs.c.started)
     query = (
-        sa.select(test_cases.c.test_id, sa.func.max(runs.c.started).label("last"))
-        .select_from(
-            test_results.join(test_cases, test_results.c.case_id == test_cases.c.id)
-            .join(job_runs, test_results.c.job_run_id == job_runs.c.id)
-            .join(runs, job_runs.c.run_id == runs.c.id)
-        )
-        .where(test_results.c.outcome.in_(("failed", "error")), runs.c.started >= since)
+        sa.select(test_cases.c.test_id, last.label("last"))
+        .select_from(joined)
+        .where(runs.c.started >= since, test_cases.c.test_id.in_(failed.scalar_subquery()))
         .group_by(test_cases.c.test_id)
+        .having(sa.func.max(sa.case((bad, runs.c.started))) == last)
         .order_by(sa.desc("last"))
         .limit(max(0, limit))
     )

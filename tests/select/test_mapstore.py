@@ -153,6 +153,8 @@ def test_raw_files_of_several_processes_merge_into_one_map() -> None:
 
 
 def test_recent_failures_come_from_stored_runs_newest_first(store: Store) -> None:
+    """Those whose latest result failed: one that passed since is no longer failing."""
+
     def run_with(started: float, outcomes: dict[str, str]) -> None:
         run_id = stored_run(store, started=started)
         job = store.start_job(
@@ -168,8 +170,9 @@ def test_recent_failures_come_from_stored_runs_newest_first(store: Store) -> Non
 
     now = time.time()
     run_with(now - 30 * 86_400, {"t.py::ancient": "failed"})
-    run_with(now - 600, {"t.py::older": "failed", "t.py::fine": "passed"})
-    run_with(now - 60, {"t.py::newer": "error", "t.py::older": "passed"})
+    run_with(now - 600, {"t.py::older": "failed", "t.py::fine": "passed", "t.py::fixed": "error"})
+    run_with(now - 60, {"t.py::newer": "error", "t.py::fixed": "passed", "t.py::fine": "failed"})
+    run_with(now - 30, {"t.py::fine": "passed"})  # passed since: no longer failing
     assert store.recent_test_failures(days=14) == ["t.py::newer", "t.py::older"]
     assert store.recent_test_failures(days=14, limit=1) == ["t.py::newer"]
 
@@ -199,7 +202,15 @@ def test_the_quick_reader_answers_as_the_store_does_on_a_current_sqlite_file(
         [
             TestCaseResult("t.py::bad", "t.py", "t.py::bad", "bad", "failed", 0.1),
             TestCaseResult("t.py::ok", "t.py", "t.py::ok", "ok", "passed", 0.1),
+            TestCaseResult("t.py::fixed", "t.py", "t.py::fixed", "fixed", "error", 0.1),
         ],
+    )
+    later = stored_run(store, started=time.time() - 30)
+    job = store.start_job(
+        later, key="t", name="t", job_id="t", matrix={}, runner="local", started=time.time()
+    )
+    store.add_test_results(
+        job, [TestCaseResult("t.py::fixed", "t.py", "t.py::fixed", "fixed", "passed", 0.1)]
     )
     commits = [f"x{n}" for n in range(700)] + ["c2", "c1", "c0"]
     reader = open_quick(state)
