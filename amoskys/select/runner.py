@@ -4,7 +4,8 @@ A full run (``--select all``, or ``affected`` without a usable map) records whic
 test ran and stores the map for the checked-out commit. ``--select affected`` finds the map of
 the newest ancestor commit, asks git what changed since (:mod:`amoskys.select.changes`),
 selects (:mod:`amoskys.select.selection`) and runs only those tests plus new ones; when nothing
-changed no pytest starts at all. pytest then collects only the files that hold a kept test, a
+changed and no test is failing no pytest starts at all (a test that failed last time runs
+again: nothing changed, so it still fails). pytest then collects only the files that hold a kept test, a
 changed file or a file the map has never seen (the plugin's ``pytest_ignore_collect``): on a
 large suite, collecting every module to deselect nearly all of it cost more than the run.
 Recent failures run first; ``-n`` splits the tests over several pytest processes in shards
@@ -264,7 +265,7 @@ def make_plan(
     if selection.run_all is not None:
         return _full_plan(m, failures, f"all {len(m.tests):,} tests: {selection.run_all}")
     durations = {n: r.duration for n, r in m.tests.items()}
-    if not changes:
+    if not changes and not selection.tests:  # a test that failed last time runs again
         return Plan(
             False,
             (),

@@ -527,9 +527,9 @@ def _summary(
     changed: Sequence[ChangedCode],
 ) -> str:
     head = f"{count:,} of {total:,} tests"
-    if not changes:
-        return f"{head}: nothing changed (+ new tests)"
     if not reasons:
+        if not changes:
+            return f"{head}: nothing changed (+ new tests)"
         if not changed:
             return (
                 f"{head}: no code changed, only comments, formatting or other files (+ new tests)"

@@ -254,6 +254,29 @@ def test_failures_run_first_and_shards_split_the_tests(make_repo: Any) -> None:
     assert "test_k" in ran
 
 
+def test_a_test_that_failed_runs_again_when_nothing_changed(make_repo: Any) -> None:
+    """Nothing changed since a map whose recording run had a failure: the failure is still
+    there, so the failing test runs again (and fails) instead of a green "nothing to run"."""
+    root = make_repo(PROJECT)
+    edit(root, "pkg/mod.py", "return min(x, MAX)", "return min(x, MAX + 1)")  # not committed
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 1 and "no test map for this commit" in out, out
+    assert "test map recorded" in out and "test_cap" in ran
+
+    for _ in range(2):
+        code, out, ran = amoskys_test(root, "--select", "affected")
+        assert code == 1 and ran == {"test_cap"}, out
+        assert "1 of 4 tests: 1 failed recently" in out
+
+    edit(root, "pkg/mod.py", "return min(x, MAX + 1)", "return min(x, MAX)")  # the fix
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == {"test_cap"}, out  # what it ran when failing is not all
+    code, out, ran = amoskys_test(root, "--select", "all")  # a full run records it anew
+    assert code == 0, out
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and ran == set() and "no test needs to run" in out, out
+
+
 def test_shards_are_balanced_by_duration_and_keep_the_order() -> None:
     tests = ["a", "b", "c", "d", "e"]
     durations = {"a": 4.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 1.0}
