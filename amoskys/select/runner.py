@@ -5,9 +5,10 @@ test ran and stores the map for the checked-out commit. ``--select affected`` fi
 the newest ancestor commit, asks git what changed since (:mod:`amoskys.select.changes`),
 selects (:mod:`amoskys.select.selection`) and runs only those tests plus new ones; when nothing
 changed and no test is failing no pytest starts at all (a test that failed last time runs
-again: nothing changed, so it still fails). pytest then collects only the files that hold a kept test, a
-changed file or a file the map has never seen (the plugin's ``pytest_ignore_collect``): on a
-large suite, collecting every module to deselect nearly all of it cost more than the run.
+again: nothing changed, so it still fails). pytest then collects only the files that hold a
+kept test, a changed file or a file the map has never seen (the plugin's
+``pytest_ignore_collect``): on a large suite, collecting every module to deselect nearly all
+of it cost more than the run.
 Recent failures run first; ``-n`` splits the tests over several pytest processes in shards
 balanced by recorded durations.
 

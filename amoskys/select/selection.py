@@ -123,7 +123,7 @@ class Selection:
         if nodeid in self.reasons:
             return f"{nodeid}: selected, {self.reasons[nodeid]}"
         if nodeid not in self.known:
-            return f"{nodeid}: runs, it is new (not in the test map)"
+            return f"{nodeid}: not in the test map: it runs if pytest collects it (a new test)"
         if not self.changed:
             return f"{nodeid}: not selected, no code changed"
         files = ", ".join(c.path for c in self.changed)

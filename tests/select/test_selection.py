@@ -354,7 +354,7 @@ def test_explain() -> None:
     sel = _select(_core("return text.split", "return text.rsplit"))
     assert "covers src/pkg/core.py:4-5" in sel.explain("tests/test_core.py::test_parse")
     assert "not selected" in sel.explain("tests/test_other.py::test_box")
-    assert "new" in sel.explain("tests/test_core.py::test_unknown")
+    assert "runs if pytest collects it" in sel.explain("tests/test_core.py::test_unknown")
 
 
 # -- run everything -------------------------------------------------------------------------
