@@ -406,6 +406,19 @@ def overhead(p: subj.Prepared, rounds: int, timeout: float) -> dict[str, float]:
     return {"plain": statistics.median(plain), "recorded": statistics.median(recorded)}
 
 
+def one_test_run(p: subj.Prepared, base: Run, rounds: int) -> float | None:
+    """Median wall time of plain pytest running only the first test that passed in ``base``:
+    interpreter and pytest start-up, one test file collected, one test. No selection that
+    starts pytest reports a failure sooner or finishes faster, so it bounds the time and
+    first-failure targets from below."""
+    first = next((t["n"] for t in base.tests if t["o"] == "passed"), None)
+    if first is None:
+        return None
+    argv = [str(p.exe), "-m", "pytest", "-q", "-p", "no:cacheprovider", first]
+    walls = [run_timed(argv, p.repo, subject_env(p), None, False).wall for _ in range(rounds)]
+    return statistics.median(walls)
+
+
 def nothing_changed(p: subj.Prepared, timeout: float, rounds: int = 1) -> dict[str, float]:
     """``--select affected`` on the recorded, unchanged checkout vs pytest --collect-only
     (medians of ``rounds``)."""
@@ -505,6 +518,7 @@ class SubjectReport:
     record_wall: float | None = None
     selection_note: str | None = None
     executed_total: int = 0  # tests the reference full run did not skip
+    floor_wall: float | None = None  # plain pytest running one passing test (see one_test_run)
 
 
 def _pct(x: float | None) -> str:
@@ -539,6 +553,7 @@ def summarize(report: SubjectReport) -> dict[str, Any]:
         "tests": report.total,
         "full_wall_s": report.full_wall,
         "record_wall_s": report.record_wall,
+        "floor_wall_s": report.floor_wall,
         "mutants": len(rs),
         "killed_full": len(killed),
         "selection_done": len(done),
@@ -618,6 +633,12 @@ def print_summary(s: dict[str, Any]) -> None:
         f"  mean APFD {apfd_text}; median time to first failure "
         f"{_pct(s['ttf_median'])} of the full suite's time"
     )
+    if s.get("floor_wall_s"):
+        print(
+            f"  floor: plain pytest running one passing test takes {s['floor_wall_s']:.2f} s, "
+            f"{_pct(s['floor_wall_s'] / s['full_wall_s'])} of the full run (no selection that "
+            "starts pytest can report a failure sooner or finish faster)"
+        )
     for missed in s["missed"]:
         print(f"  MISSED {missed['file']}:{missed['line']} {missed['kind']}: {missed['after']}")
     for mutant, error in s["errors"][:5]:
@@ -659,6 +680,18 @@ def verdict(summaries: list[dict[str, Any]]) -> list[str]:
         shown = f"{value:.3f}" if "APFD" in label else _pct(value)
         bound = f"{'<=' if at_most else '>='} {target if 'APFD' in label else _pct(target)}"
         out.append(f"  {label:46} {shown:>8}  target {bound:9} {'met' if ok else 'NOT met'}")
+    floors = [
+        s["floor_wall_s"] / s["full_wall_s"]
+        for s in measured
+        if s.get("floor_wall_s")
+        for row in s["mutant_rows"]
+        if row["selected"] is not None
+    ]
+    if floors:
+        out.append(
+            f"  {'floor: one test in plain pytest (pooled)':46} {_pct(statistics.mean(floors)):>8}"
+            f"  mean, {_pct(statistics.median(floors))} median, of the full run's time"
+        )
     return out
 
 
@@ -731,12 +764,14 @@ def run_subject(
         f"  {total:,} tests in {base.wall:.1f} s (median of {len(walls)}: "
         f"{', '.join(f'{w:.1f}' for w in walls)} s), {len(baseline_failures)} failing already"
     )
+    floor = one_test_run(p, base, max(1, args.reference_rounds))
     timeout = args.timeout_factor * base.wall + 30
     candidates = mutgen.all_mutants(p.repo, p.subject.package)
     chosen = mutgen.choose(candidates, count, args.seed)
     print(f"  {len(chosen)} mutants of {len(candidates)} candidates (seed {args.seed})")
     report = SubjectReport(p.subject.name, p.python, total, base.wall)
     report.executed_total = sum(1 for t in base.tests if t["o"] != "skipped")
+    report.floor_wall = floor
     mode = "complete" if args.full_complete else "x"
     for i, mutant in enumerate(chosen, 1):
         key = f"{p.subject.key}|py{p.python}|{mode}|{mutant.key}"
