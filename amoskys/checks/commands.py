@@ -527,7 +527,43 @@ def _run_pytest(
             notes.append(f"pytest exited with {code} before reporting any test")
     if not done.coverage:  # a selection, or split over processes: no coverage gate
         settings = replace(settings, gates=replace(settings.gates, coverage=None))
-    return _finish("test", settings, [], [], set(), tests=summary, notes=notes, today=today)
+    outcome = _finish("test", settings, [], [], set(), tests=summary, notes=notes, today=today)
+    stopped = pytest_failed_unreported(done.exit_codes, outcomes) if results else None
+    if stopped is None:
+        return outcome
+    gates = tuple(
+        (
+            replace(g, passed=False, evidence=f"{g.evidence}; {stopped}", hint=STOPPED_HINT)
+            if g.name == "tests"
+            else g
+        )
+        for g in outcome.verdict.gates
+    )
+    return replace(outcome, verdict=Verdict(gates))
+
+
+STOPPED_HINT = "read pytest's output above: the report does not hold every test it should"
+
+
+def pytest_failed_unreported(codes: Sequence[int | None], outcomes: Sequence[str]) -> str | None:
+    """Why pytest's exit codes fail the run although its report may not say so, or None.
+
+    The report holds the tests that ran; pytest's exit code also knows what stopped the
+    session (an interruption, an internal error, ``pytest.exit``, a kill) and what failed
+    outside any test (a plugin's own check such as ``--cov-fail-under``). A plain pytest
+    would fail on those, so the verdict must not pass. Quarantined and flaky tests do not
+    get here: the probe ends such a session with 0.
+    """
+    from amoskys.select.runner import NO_TESTS
+
+    for code in codes:
+        if code is None:
+            return "pytest timed out or was cancelled before it finished"
+        if code not in (0, 1, NO_TESTS):
+            return f"pytest stopped with exit code {code} (interrupted, crashed or misused)"
+    if 1 in codes and not any(o in ("failed", "error") for o in outcomes):
+        return "pytest exited with 1 though no test in its report failed"
+    return None
 
 
 def _no_test_needed(

@@ -1,0 +1,91 @@
+"""``amoskys test`` never passes where a plain pytest fails: a session stopped after some
+tests passed, or failed by something outside the tests, fails the tests gate (real pytest
+through the probe)."""
+
+from __future__ import annotations
+
+import subprocess  # nosec B404
+import sys
+from pathlib import Path
+
+import pytest
+
+from amoskys.checks.commands import pytest_failed_unreported, run_tests
+from amoskys.checks.output import render_text
+from amoskys.checks.settings import load_settings
+
+PASSING = "def test_a():\n    pass\n"
+STOPS = {
+    # a test interrupts the session: test_c, which would fail, never runs (pytest: 2)
+    "interrupted": (
+        PASSING + "def test_b():\n    raise KeyboardInterrupt\n"
+        "def test_c():\n    assert False\n",
+        "",
+        2,
+    ),
+    # pytest.exit stops the session (pytest: the given code)
+    "pytest.exit": (
+        "import pytest\n" + PASSING + "def test_b():\n    pytest.exit('stop', returncode=3)\n"
+        "def test_c():\n    assert False\n",
+        "",
+        3,
+    ),
+    # a plugin fails the session with every test passed (as --cov-fail-under does)
+    "failed outside the tests": (
+        PASSING,
+        "def pytest_sessionfinish(session):\n    session.exitstatus = 1\n",
+        1,
+    ),
+}
+
+
+def project(tmp_path: Path, tests: str, conftest: str) -> Path:
+    root = tmp_path / "project"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_things.py").write_text(tests)
+    if conftest:
+        (root / "tests" / "conftest.py").write_text(conftest)
+    (root / "pyproject.toml").write_text("[tool.amoskys.gates]\ncoverage = false\n")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AMOSKYS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("AMOSKYS_RERUNS", raising=False)
+
+
+@pytest.mark.parametrize("case", sorted(STOPS))
+def test_a_session_pytest_fails_fails_the_gate_though_its_report_passed(
+    tmp_path: Path, case: str
+) -> None:
+    tests, conftest, code = STOPS[case]
+    root = project(tmp_path, tests, conftest)
+    plain = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=root,
+        capture_output=True,
+    )
+    assert plain.returncode == code  # the truth a plain run gives
+    outcome = run_tests(load_settings(root), show=lambda _: None)
+    assert outcome.tests is not None
+    assert outcome.tests.failed == 0 and outcome.tests.errors == 0  # the report alone passes
+    assert not outcome.passed, render_text(outcome)
+    gate = outcome.verdict.gate("tests")
+    assert gate is not None and not gate.passed
+    assert f"exit code {code}" in gate.evidence or "exited with 1" in gate.evidence
+
+
+def test_a_passing_session_still_passes(tmp_path: Path) -> None:
+    outcome = run_tests(load_settings(project(tmp_path, PASSING, "")), show=lambda _: None)
+    assert outcome.passed, render_text(outcome)
+
+
+def test_which_exit_codes_fail_a_report_that_passed() -> None:
+    assert pytest_failed_unreported([0], ["passed"]) is None
+    assert pytest_failed_unreported([1], ["passed", "failed"]) is None  # the report says it
+    assert pytest_failed_unreported([0, 5], ["passed"]) is None  # a shard with nothing to run
+    assert pytest_failed_unreported([1], ["passed", "flaky"]) is not None
+    assert pytest_failed_unreported([0, 2], ["passed"]) is not None
+    assert pytest_failed_unreported([-11], ["passed"]) is not None  # killed by a signal
+    assert pytest_failed_unreported([None], ["passed"]) is not None  # timed out
