@@ -14,6 +14,12 @@ own server under test is a real failure.
 
 "Connection refused" and "network is unreachable" are not transient: the service is not there
 at all, or the machine is offline (:mod:`amoskys.run.diagnosis` says so in the summary).
+
+A step whose log shows pytest reporting failed tests failed because of those tests, whatever
+text they printed: a test that prints or asserts about a connection reset and fails is a
+real failure, and a test that needs a re-run is pytest's business (``[tool.amoskys.flaky]
+reruns``, recorded as flaky), not a silent re-run of the whole step.
+
 Pure functions; :mod:`amoskys.run.job` does the waiting and the running.
 """
 
@@ -59,6 +65,11 @@ _INDEX = re.compile(
 )
 NEARBY = 3
 """An HTTP 5xx line counts when an index is named this many lines before or after it."""
+_PYTEST_FAILED = re.compile(
+    r"^(?:FAILED|ERROR) \S+(?:::|\s+-\s)"  # the short test summary: FAILED tests/x.py::t - ...
+    r"|\b\d+ (?:failed|errors?)\b.*\bin \d+(?:\.\d+)?s\b"  # the final line: 1 failed in 0.2s
+)
+"""pytest's own report of failed tests (its short summary, its last line)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +93,14 @@ class Transient:
 
 
 def find_transient(lines: Sequence[str], *, indexes: Iterable[str] = ()) -> Transient | None:
-    """The first sign in ``lines`` (a failed step's log) that the failure was transient.
+    """The first sign in ``lines`` (a failed step's log) that the failure was transient;
+    None when pytest reported failed tests in it.
 
     ``indexes`` are extra package index hosts or URLs (the step's own configuration).
     """
     extra = [value.strip() for value in indexes if value.strip()]
+    if any(_PYTEST_FAILED.search(line.strip().strip("=").strip()) for line in lines):
+        return None  # pytest says which tests failed: a test failure, not a network hiccup
     for position, line in enumerate(lines):
         for name, pattern in PATTERNS:
             if pattern.search(line):

@@ -184,6 +184,37 @@ def test_a_step_failing_for_another_reason_is_not_retried(make_repo: Repo, tmp_p
     assert "retrying" not in cli(root, "logs", "last", "build", "install").stdout
 
 
+RESET_TEST = """import os
+import pathlib
+
+
+def test_reset_handling():
+    path = pathlib.Path(os.environ["COUNTER"])
+    count = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(count))
+    print("ConnectionResetError: [Errno 104] Connection reset by peer")
+    assert count > 1, "the handler swallowed the reset"
+"""
+
+
+def test_a_test_failing_after_printing_a_connection_reset_is_not_retried_into_a_pass(
+    make_repo: Repo, tmp_path: Path
+) -> None:
+    counter = tmp_path / "counter"
+    root = make_repo(
+        {
+            "pyproject.toml": "[tool.amoskys.flaky]\nreruns = 0\n\n"
+            "[tool.amoskys.retry]\nattempts = 2\nbackoff = 0.1\n",
+            "tests/test_reset.py": RESET_TEST,
+            ".github/workflows/ci.yml": pytest_workflow(counter, tmp_path / "unused"),
+        }
+    )
+    done = cli(root, "run", "--no-live")
+    assert done.returncode == 1, done.stdout + done.stderr  # a plain pytest fails too
+    assert counter.read_text().strip() == "1"  # the step ran once
+    assert "retrying" not in cli(root, "logs", "last", "test").stdout
+
+
 def test_a_bad_retry_table_stops_the_run_before_anything_runs(make_repo: Repo) -> None:
     root = make_repo(
         {

@@ -89,6 +89,25 @@ def test_other_failures_are_not_transient(lines: list[str]) -> None:
     assert find_transient(lines) is None
 
 
+@pytest.mark.parametrize(
+    "last",
+    [
+        "FAILED tests/test_x.py::test_a - AssertionError: the handler swallowed the reset",
+        "=================== 1 failed, 3 passed in 0.21s ===================",
+        "1 failed in 0.21s",
+        "ERROR tests/test_x.py::test_b - OSError: boom",
+        "============ 2 passed, 1 error in 1.02s ============",
+    ],
+)
+def test_a_log_where_pytest_reports_failed_tests_is_not_transient(last: str) -> None:
+    captured = [
+        "----------------------------- Captured stdout call -----------------------------",
+        "ConnectionResetError: [Errno 104] Connection reset by peer",
+    ]
+    assert find_transient(captured) is not None  # alone, the line looks transient
+    assert find_transient([*captured, last]) is None
+
+
 def test_configured_indexes_from_the_environment() -> None:
     env = {"PIP_INDEX_URL": "https://a/simple", "UV_EXTRA_INDEX_URL": "https://b https://c"}
     assert configured_indexes(env) == ["https://a/simple", "https://b", "https://c"]
