@@ -321,6 +321,9 @@ def _execute_recorded(
                 "quarantine": sorted(quarantine),
                 "flaky": repr(flaky),
                 "retry": repr(retry),
+                # a remote action skipped is a pass only with the flag: without it the job
+                # fails, so a success with the flag is never served to a run without it
+                **({"skip_unsupported": True} if options.skip_unsupported else {}),
             },
             serve=not options.no_cache,
             # a job whose pytest selected is served only to runs that select too; a job

@@ -244,6 +244,24 @@ jobs:
     assert "[plain] cached (run 1)" in out
 
 
+def test_a_pass_with_skip_unsupported_is_not_served_to_a_run_without_it(
+    make_repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - uses: someone/remote-thing@v1\n      - run: echo hi\n"
+        }
+    )
+    code, _ = run(root, capsys, monkeypatch, "--skip-unsupported")
+    assert code == 0
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 1, out  # what an uncached run says: the action is not available offline
+    assert "cached" not in out
+    code, out = run(root, capsys, monkeypatch, "--skip-unsupported")
+    assert code == 0 and "[a] cached (run 1)" in out
+
+
 def test_no_cache_runs_everything_and_refreshes_the_cache(
     two_jobs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
