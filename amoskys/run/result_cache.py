@@ -161,13 +161,22 @@ def setup_python_specs(inst: JobInstance, root: Path) -> list[str] | None:
     return specs
 
 
-def always_read(inst: JobInstance) -> tuple[str, ...]:
-    """Path prefixes a job reads whatever its ``inputs`` say: its local actions and
-    ``python-version-file``s."""
+def always_read(inst: JobInstance, root: Path | None = None) -> tuple[str, ...]:
+    """Path prefixes a job reads whatever its ``inputs`` say: its local actions (with
+    ``root``, those they use in turn) and ``python-version-file``s."""
+    from amoskys.workflow.parse import load_local_action
+
     found: list[str] = []
-    for step in inst.job.steps:
+    steps = list(inst.job.steps)
+    for step in steps:  # grows with the steps of the local actions met
         if step.uses is not None and step.uses.startswith("./"):
-            found.append(step.uses[2:].rstrip("/") + "/")
+            prefix = step.uses[2:].rstrip("/") + "/"
+            if root is not None and prefix not in found:
+                try:
+                    steps.extend(load_local_action(root, step.uses, step.location).steps)
+                except AmoskysError:
+                    pass  # the step fails when it runs, and a failure is never cached
+            found.append(prefix)
         version_file = step.with_.get("python-version-file")
         if isinstance(version_file, str) and "${{" not in version_file:
             found.append(version_file.removeprefix("./"))
@@ -527,7 +536,7 @@ class CachingExecutor:
         patterns = self.settings.job_inputs.get(inst.job_id)
         if patterns is None:
             patterns = self.settings.job_inputs.get(inst.job_id.rsplit("/", 1)[-1])
-        files = readable_files(self.digests(), patterns, always_read(inst))
+        files = readable_files(self.digests(), patterns, always_read(inst, self.settings.root))
         specs = setup_python_specs(inst, self.settings.root)
         return input_key(
             KeyInputs(

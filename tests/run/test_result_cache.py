@@ -179,6 +179,39 @@ def test_declared_inputs_narrow_what_invalidates_and_a_rerun_need_reruns_dependa
     assert "[build] cached (run 3)" in out and "[after] cached (run 3)" in out
 
 
+COMPOSITE = """name: {name}
+runs:
+  using: composite
+  steps:
+    - {step}
+"""
+
+
+def test_a_local_action_used_by_a_local_action_is_an_input_whatever_the_globs(
+    make_repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - uses: ./.github/actions/outer\n",
+            ".github/actions/outer/action.yml": COMPOSITE.format(
+                name="outer", step="uses: ./.github/actions/inner"
+            ),
+            ".github/actions/inner/action.yml": COMPOSITE.format(
+                name="inner", step='run: "true"\n      shell: bash'
+            ),
+            "pyproject.toml": '[tool.amoskys.jobs.a]\ninputs = ["src/**"]\n',
+        }
+    )
+    code, _ = run(root, capsys, monkeypatch)
+    assert code == 0
+    inner = root / ".github/actions/inner/action.yml"
+    inner.write_text(inner.read_text().replace('"true"', '"false"'))
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 1, out  # the inner action fails now: nothing may serve the old pass
+    assert "cached" not in out
+
+
 def test_a_failed_job_is_never_cached(
     make_repo: Repo,
     tmp_path: Path,
