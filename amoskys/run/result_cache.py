@@ -247,7 +247,8 @@ def github_view(github: Mapping[str, Any], job_text: str) -> dict[str, Any]:
 def file_digests(root: Path, files: Sequence[str]) -> dict[str, str]:
     """A content digest of every workspace file, in git's terms (``<mode>:<blob id>``): read
     from the index when the work tree file is the one staged there, else computed from the
-    file the way git would (so committing an edit does not change its digest)."""
+    file the way git would (so committing an edit does not change its digest); a symlink to
+    an absolute path adds the digest of the file it ends at."""
     index: dict[str, str] = {}
     for entry in _git(root, "ls-files", "-s", "-z").split("\0"):
         meta, _, path = entry.partition("\t")
@@ -264,7 +265,24 @@ def file_digests(root: Path, files: Sequence[str]) -> dict[str, str]:
         digest = blob_digest(root / rel)
         if digest is not None:
             digests[rel] = digest
+    for rel, digest in digests.items():
+        if digest.startswith("120000:"):
+            digests[rel] = digest + _absolute_target(root / rel)
     return digests
+
+
+def _absolute_target(link: Path) -> str:
+    """For a symlink to an absolute path, the digest of the file it ends at: the job's copy
+    of the link still points there, so that file's content is an input the link's own blob
+    does not show (a relative link points inside the job's copy, at files already counted).
+    A link to a directory or to nothing adds only where it ends."""
+    try:
+        if not os.path.isabs(os.readlink(link)):
+            return ""
+    except OSError:
+        return ""
+    real = os.path.realpath(link)
+    return f">{real}:{blob_digest(Path(real)) or 'not a file'}"
 
 
 def blob_digest(path: Path) -> str | None:

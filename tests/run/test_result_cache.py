@@ -212,6 +212,34 @@ def test_a_local_action_used_by_a_local_action_is_an_input_whatever_the_globs(
     assert "cached" not in out
 
 
+def test_the_file_behind_an_absolute_symlink_is_an_input(
+    make_repo: Repo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outside = tmp_path / "shared" / "settings.txt"
+    outside.parent.mkdir()
+    outside.write_text("good\n")
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - run: grep -q good settings.txt\n"
+        },
+        commit=False,
+    )
+    (root / "settings.txt").symlink_to(outside)
+    commit_all(root)
+    code, _ = run(root, capsys, monkeypatch)
+    assert code == 0
+    code, out = run(root, capsys, monkeypatch)
+    assert "[a] cached (run 1)" in out  # unchanged: served
+    outside.write_text("bad\n")
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 1, out  # the job reads the new content through the link and fails
+    assert "cached" not in out
+
+
 def test_a_failed_job_is_never_cached(
     make_repo: Repo,
     tmp_path: Path,
