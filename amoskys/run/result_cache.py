@@ -5,11 +5,12 @@ A job instance's *input key* is a sha256 over everything that can change what it
 the Amoskys version, its definition after matrix expansion (job, workflow env and
 defaults, matrix values, inputs, strategy), where each job it needs got its result from
 (the needed instance's own key and the run that produced it) with the outputs it passes
-on, the interpreters its ``setup-python`` steps resolve to and the ``python`` on PATH, the
-environment that reaches its steps, the ``github`` context it can see (without the commit
-sha unless it reads it: the files' content stands for the commit), and the content of
-every file it can read — all workspace files, or those matching
-``[tool.amoskys.jobs.<id>] inputs = [globs]``.
+on, the interpreters its ``setup-python`` steps resolve to and the ``python`` on PATH (for a
+pyenv or asdf shim, the version files that pick what it starts), the environment that
+reaches its steps, the ``github`` context it can see (without the commit sha unless it
+reads it: the files' content stands for the commit), and the content of every file it can
+read (through a symlink to an absolute path, the file it ends at) — all workspace files, or
+those matching ``[tool.amoskys.jobs.<id>] inputs = [globs]``.
 
 The index (``.amoskys/cache/results/<k[:2]>/<k>.json``) maps a key to the run whose job
 succeeded with it, and to that job's outputs. A hit is honoured only while the store still
@@ -303,9 +304,12 @@ def blob_digest(path: Path) -> str | None:
     return f"{mode}:{blob.hexdigest()}"
 
 
-def describe_interpreters(specs: Sequence[str] | None, env: Mapping[str, str]) -> list[str]:
+def describe_interpreters(
+    specs: Sequence[str] | None, env: Mapping[str, str], root: Path | None = None
+) -> list[str]:
     """What each setup-python spec resolves to here (implementation, version, real path and
-    its mtime), plus the ``python3``/``python`` found on PATH."""
+    its mtime), plus the ``python3``/``python`` found on PATH and, when those are shims
+    (pyenv's, asdf's), what picks the version they start (:func:`shim_selection`)."""
     from amoskys.run.interpreters import find_interpreter
 
     found: list[str] = []
@@ -318,9 +322,44 @@ def describe_interpreters(specs: Sequence[str] | None, env: Mapping[str, str]) -
             found.append(f"{spec}: missing")
             continue
         found.append(f"{spec}: {interp.implementation} {interp.version_text} {_stamp(interp.path)}")
+    shims = False
     for name in ("python3", "python"):
         where = shutil.which(name, path=env.get("PATH", ""))
         found.append(f"{name}: {_stamp(Path(where)) if where else 'missing'}")
+        shims = shims or (where is not None and Path(where).parent.name == "shims")
+    if shims and root is not None:
+        found.extend(shim_selection(root, env))
+    return found
+
+
+VERSION_FILES = (".python-version", ".tool-versions")
+"""The files in which pyenv and asdf look, from the working folder up, for the version a
+shim starts."""
+
+
+def shim_selection(root: Path, env: Mapping[str, str]) -> list[str]:
+    """What decides the interpreter a ``python`` shim starts in a job under ``root``: the
+    version variables, the version files in ``root`` and every folder above it (the job's
+    folder is inside ``root``; files outside the repository, or left out of a job's inputs,
+    are no workspace file of its key) and pyenv's global ``version`` file. The shim's own
+    path never changes when ``pyenv local``/``global`` switches the version."""
+    found = [
+        f"{name}={env[name]}" for name in ("PYENV_VERSION", "ASDF_PYTHON_VERSION") if name in env
+    ]
+    home = env.get("HOME")
+    pyenv_root = env.get("PYENV_ROOT") or (str(Path(home) / ".pyenv") if home else None)
+    places = [root.resolve(), *root.resolve().parents]
+    files = [folder / name for folder in places for name in VERSION_FILES]
+    if pyenv_root:
+        files.append(Path(pyenv_root) / "version")
+    if home:
+        files.append(Path(home) / ".tool-versions")
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found.append(f"{path}: {text.strip()}")
     return found
 
 
@@ -560,7 +599,9 @@ class CachingExecutor:
             KeyInputs(
                 definition=defined.value,
                 needs={"context": canonical(needs), "origins": origins},
-                interpreters=describe_interpreters(specs, self.settings.environment),
+                interpreters=describe_interpreters(
+                    specs, self.settings.environment, self.settings.root
+                ),
                 environment=self.settings.environment,
                 github=github_view(self.settings.github, defined.text),
                 files=files,

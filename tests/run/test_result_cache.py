@@ -7,7 +7,9 @@ that ran from those the cache served.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -238,6 +240,51 @@ def test_the_file_behind_an_absolute_symlink_is_an_input(
     code, out = run(root, capsys, monkeypatch)
     assert code == 1, out  # the job reads the new content through the link and fails
     assert "cached" not in out
+
+
+SHIM = """#!/bin/sh
+# like pyenv's shim: the nearest .python-version from the working folder up picks the version
+folder=$PWD
+while [ "$folder" != / ]; do
+  if [ -f "$folder/.python-version" ]; then
+    version=$(cat "$folder/.python-version")
+    break
+  fi
+  folder=$(dirname "$folder")
+done
+if [ "$version" = broken ]; then echo "no such version: $version" >&2; exit 1; fi
+exec {python} "$@"
+"""
+
+
+def test_a_version_file_above_the_repository_that_switches_a_shim_is_an_input(
+    make_repo: Repo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    for name in ("python", "python3"):
+        (shims / name).write_text(SHIM.format(python=sys.executable))
+        (shims / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps:\n      - run: python -c pass\n"
+        }
+    )
+    assert root.parent == tmp_path
+    code, _ = run(root, capsys, monkeypatch)
+    assert code == 0
+    (tmp_path / ".python-version").write_text("broken\n")  # `pyenv local` one folder up
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 1, out  # the shim starts another interpreter now
+    assert "cached" not in out
+    (tmp_path / ".python-version").unlink()
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 0 and "[a] cached (run 1)" in out
 
 
 def test_a_failed_job_is_never_cached(
