@@ -6,7 +6,8 @@ the Amoskys version, its definition after matrix expansion (job, workflow env an
 defaults, matrix values, inputs, strategy), where each job it needs got its result from
 (the needed instance's own key and the run that produced it) with the outputs it passes
 on, the interpreters its ``setup-python`` steps resolve to and the ``python`` on PATH (for a
-pyenv or asdf shim, the version files that pick what it starts), the environment that
+pyenv or asdf shim, the version files that pick what it starts) with what is installed for
+them (the entries of their site-packages folders), the environment that
 reaches its steps, the ``github`` context it can see (without the commit sha unless it
 reads it: the files' content stands for the commit), and the content of every file it can
 read (through a symlink to an absolute path, the file it ends at) — all workspace files, or
@@ -322,13 +323,19 @@ def describe_interpreters(
             found.append(f"{spec}: missing")
             continue
         found.append(f"{spec}: {interp.implementation} {interp.version_text} {_stamp(interp.path)}")
+        found.extend(installed(Path(interp.path), env))
     shims = False
     for name in ("python3", "python"):
         where = shutil.which(name, path=env.get("PATH", ""))
         found.append(f"{name}: {_stamp(Path(where)) if where else 'missing'}")
-        shims = shims or (where is not None and Path(where).parent.name == "shims")
+        if where is not None and Path(where).parent.name == "shims":
+            shims = True
+        elif where is not None:
+            found.extend(installed(Path(where), env))
     if shims and root is not None:
-        found.extend(shim_selection(root, env))
+        selection = shim_selection(root, env)
+        found.extend(selection)
+        found.extend(_shim_installs(selection, env))
     return found
 
 
@@ -360,6 +367,74 @@ def shim_selection(root: Path, env: Mapping[str, str]) -> list[str]:
         except OSError:
             continue
         found.append(f"{path}: {text.strip()}")
+    return found
+
+
+def site_folders(python: Path, env: Mapping[str, str]) -> list[Path]:
+    """The folders ``python`` imports installed packages from, found without starting it: a
+    virtual environment's own (and its base's when it includes the system's), or those of
+    the installation the real binary belongs to, and the user's site folder."""
+    places: list[Path] = []
+    venv = python.parent.parent
+    config = venv / "pyvenv.cfg"
+    try:
+        text = config.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = None
+    if text is not None:
+        places.append(venv)
+        if not re.search(r"^\s*include-system-site-packages\s*=\s*true\s*$", text, re.I | re.M):
+            return _site_globs(places, None)
+    places.append(Path(os.path.realpath(python)).parent.parent)
+    return _site_globs(places, env.get("HOME"))
+
+
+def _site_globs(prefixes: Sequence[Path], home: str | None) -> list[Path]:
+    patterns = (
+        "lib/python3*/site-packages",
+        "lib/python3*/dist-packages",
+        "lib/python3/dist-packages",
+        "local/lib/python3*/dist-packages",
+        "Lib/site-packages",
+    )
+    found = [folder for prefix in prefixes for p in patterns for folder in prefix.glob(p)]
+    if home:
+        found.extend(Path(home).glob(".local/lib/python3*/site-packages"))
+    return sorted(set(found))
+
+
+def installed(python: Path, env: Mapping[str, str]) -> list[str]:
+    """What is installed for ``python``: per site folder, a digest of its entry names. A pip
+    install, upgrade or uninstall adds, renames or removes a ``<name>-<version>.dist-info``
+    there, while the interpreter's binary stays as it was."""
+    found: list[str] = []
+    for folder in site_folders(python, env):
+        try:
+            names = sorted(n for n in os.listdir(folder) if n != "__pycache__")
+        except OSError:
+            continue
+        digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape"))
+        found.append(f"site {folder}: {digest.hexdigest()}")
+    return found
+
+
+def _shim_installs(selection: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """:func:`installed` for the pyenv versions the shim selection names."""
+    home = env.get("HOME")
+    pyenv_root = env.get("PYENV_ROOT") or (str(Path(home) / ".pyenv") if home else None)
+    if not pyenv_root:
+        return []
+    names = {
+        word
+        for line in selection
+        for word in re.split(r"[\s:=]+", line.rsplit(": ", 1)[-1].split("=", 1)[-1])
+        if word and "/" not in word
+    }
+    found: list[str] = []
+    for name in sorted(names):
+        python = Path(pyenv_root) / "versions" / name / "bin" / "python"
+        if python.exists():
+            found.extend(installed(python, env))
     return found
 
 

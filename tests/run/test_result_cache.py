@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess  # nosec B404
 import sys
 from pathlib import Path
 from typing import Callable
@@ -285,6 +286,35 @@ def test_a_version_file_above_the_repository_that_switches_a_shim_is_an_input(
     (tmp_path / ".python-version").unlink()
     code, out = run(root, capsys, monkeypatch)
     assert code == 0 and "[a] cached (run 1)" in out
+
+
+def test_an_upgrade_in_the_environment_of_the_python_on_path_is_an_input(
+    make_repo: Repo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # nosec
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "mylib.py").write_text("OK = True\n")
+    (site / "mylib-1.0.dist-info").mkdir()
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            '    steps:\n      - run: python -c "import mylib; assert mylib.OK"\n'
+        }
+    )
+    code, _ = run(root, capsys, monkeypatch)
+    assert code == 0
+    code, out = run(root, capsys, monkeypatch)
+    assert "[a] cached (run 1)" in out  # nothing changed: served
+    (site / "mylib-1.0.dist-info").rename(site / "mylib-2.0.dist-info")  # as pip upgrades
+    (site / "mylib.py").write_text("OK = False\n")
+    code, out = run(root, capsys, monkeypatch)
+    assert code == 1, out  # the job imports the new version and fails
+    assert "cached" not in out
 
 
 def test_a_failed_job_is_never_cached(
