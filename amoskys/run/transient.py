@@ -15,10 +15,10 @@ own server under test is a real failure.
 "Connection refused" and "network is unreachable" are not transient: the service is not there
 at all, or the machine is offline (:mod:`amoskys.run.diagnosis` says so in the summary).
 
-A step whose log shows pytest reporting failed tests failed because of those tests, whatever
-text they printed: a test that prints or asserts about a connection reset and fails is a
-real failure, and a test that needs a re-run is pytest's business (``[tool.amoskys.flaky]
-reruns``, recorded as flaky), not a silent re-run of the whole step.
+A step whose log shows pytest (or unittest) reporting failed tests failed because of those
+tests, whatever text they printed: a test that prints or asserts about a connection reset
+and fails is a real failure, and a test that needs a re-run is pytest's business
+(``[tool.amoskys.flaky] reruns``, recorded as flaky), not a silent re-run of the whole step.
 
 Pure functions; :mod:`amoskys.run.job` does the waiting and the running.
 """
@@ -68,8 +68,10 @@ NEARBY = 3
 _PYTEST_FAILED = re.compile(
     r"^(?:FAILED|ERROR) \S+(?:::|\s+-\s)"  # the short test summary: FAILED tests/x.py::t - ...
     r"|\b\d+ (?:failed|errors?)\b.*\bin \d+(?:\.\d+)?s\b"  # the final line: 1 failed in 0.2s
+    r"|^FAILED \((?:failures|errors)=\d+"  # unittest's last line: FAILED (failures=1)
 )
-"""pytest's own report of failed tests (its short summary, its last line)."""
+"""pytest's (and unittest's) own report of failed tests (pytest's short summary, the last
+line)."""
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ def test_other_failures_are_not_transient(lines: list[str]) -> None:
         "1 failed in 0.21s",
         "ERROR tests/test_x.py::test_b - OSError: boom",
         "============ 2 passed, 1 error in 1.02s ============",
+        "FAILED (failures=1, errors=1)",
     ],
 )
 def test_a_log_where_pytest_reports_failed_tests_is_not_transient(last: str) -> None:
