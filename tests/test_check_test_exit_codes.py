@@ -7,12 +7,14 @@ from __future__ import annotations
 import subprocess  # nosec B404
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from amoskys.checks.commands import pytest_failed_unreported, run_tests
 from amoskys.checks.output import render_text
 from amoskys.checks.settings import load_settings
+from amoskys.select.runner import SelectOptions
 
 PASSING = "def test_a():\n    pass\n"
 STOPS = {
@@ -74,6 +76,33 @@ def test_a_session_pytest_fails_fails_the_gate_though_its_report_passed(
     gate = outcome.verdict.gate("tests")
     assert gate is not None and not gate.passed
     assert f"exit code {code}" in gate.evidence or "exited with 1" in gate.evidence
+
+
+def test_a_crashed_process_of_a_split_run_fails_it_though_the_others_passed(
+    make_repo: Callable[..., Path],
+) -> None:
+    root = make_repo(
+        {
+            "pyproject.toml": "[tool.amoskys.gates]\ncoverage = false\n",
+            "tests/test_a.py": PASSING,
+            "tests/test_b.py": "def test_b():\n    pass\n",
+            "tests/test_c.py": "def test_c():\n    pass\n",
+        }
+    )
+    state = root / ".amoskys"
+    settings = load_settings(root)
+    assert run_tests(settings, show=lambda _: None, state_dir=state).passed  # records a map
+    (root / "tests/test_b.py").write_text(
+        "import os\nimport signal\n\n\ndef test_b():\n    os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    outcome = run_tests(
+        settings, show=lambda _: None, state_dir=state, options=SelectOptions(workers=2)
+    )
+    assert outcome.tests is not None
+    assert outcome.tests.passed == 2 and outcome.tests.failed == 0  # test_b left no result
+    assert not outcome.passed, render_text(outcome)
+    gate = outcome.verdict.gate("tests")
+    assert gate is not None and "exit code -11" in gate.evidence
 
 
 def test_a_passing_session_still_passes(tmp_path: Path) -> None:
