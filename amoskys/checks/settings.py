@@ -6,6 +6,7 @@ Defaults follow the seed: Black, isort and flake8 over the package and the tests
 
 from __future__ import annotations
 
+import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,74 @@ def _strings(section: dict[str, Any], key: str, where: Location) -> tuple[str, .
     return tuple(value)
 
 
+def pytest_testpaths(root: Path) -> tuple[str, ...] | None:
+    """The ``testpaths`` of the project's pytest configuration, read from the file pytest
+    itself would take (pytest.ini, .pytest.ini, pyproject.toml, tox.ini, setup.cfg: the
+    first that configures pytest); None when it sets none.
+
+    ``amoskys test`` names the folders pytest collects, and named folders replace
+    ``testpaths``: without this, tests that a plain ``pytest`` runs (say under ``src/``)
+    would not run at all, and could not fail the gate.
+    """
+    for name, table in (
+        ("pytest.ini", "pytest"),
+        (".pytest.ini", "pytest"),
+        ("pyproject.toml", None),
+        ("tox.ini", "pytest"),
+        ("setup.cfg", "tool:pytest"),
+    ):
+        path = root / name
+        if not path.is_file():
+            continue
+        if table is None:
+            from amoskys.checks.targets import pyproject_section
+
+            tool = pyproject_section(root, "tool", "pytest")
+            if not isinstance(tool, dict):
+                continue
+            options = tool.get("ini_options", tool)
+            value = options.get("testpaths") if isinstance(options, dict) else None
+            if isinstance(value, str):
+                value = value.split()
+            if not isinstance(value, list):
+                return None
+            values = [str(v) for v in value]
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if not parser.has_section(table):
+                if name.startswith(("pytest", ".pytest")):
+                    return None  # pytest.ini is pytest's file even without the section
+                continue
+            values = parser.get(table, "testpaths", fallback="").split()
+        return _expanded(root, values) or None
+    return None
+
+
+def _expanded(root: Path, patterns: list[str]) -> tuple[str, ...]:
+    """``testpaths`` entries as pytest reads them: globs are expanded (in order, sorted)."""
+    found: list[str] = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            found.extend(sorted(p.relative_to(root).as_posix() for p in root.glob(pattern)))
+        else:
+            found.append(pattern)
+    return tuple(found)
+
+
 def load_settings(root: Path) -> CheckSettings:
-    """Read ``pyproject.toml``; bad values are configuration errors (exit 2)."""
+    """Read ``pyproject.toml``; bad values are configuration errors (exit 2). The tests
+    pytest runs are ``[tool.amoskys] tests``, else the project's pytest ``testpaths``,
+    else ``tests/`` or ``test/``."""
     where = Location(PYPROJECT)
     section = read_tool_table(root)
     packages = _strings(section, "packages", where) or detect_packages(root)
-    tests = _strings(section, "tests", where) or tuple(
-        name for name in ("tests", "test") if (root / name).is_dir()
-    )
-    paths = _strings(section, "paths", where) or (packages + tests) or (".",)
+    found = tuple(name for name in ("tests", "test") if (root / name).is_dir())
+    paths = _strings(section, "paths", where) or (packages + found) or (".",)
+    tests = _strings(section, "tests", where) or pytest_testpaths(root) or found
     vulndb = section.get("vulndb")
     if vulndb is not None and not isinstance(vulndb, str):
         raise ConfigError("tool.amoskys.vulndb must be a folder path", location=where)
