@@ -25,7 +25,7 @@ from amoskys.collect.flakiness import parse_flaky
 from amoskys.config import Config
 from amoskys.contexts import RepoFacts, event_payload, github_context, ref_name
 from amoskys.errors import AmoskysError, Location, Problem, ProblemsError
-from amoskys.model import JobRun, Status
+from amoskys.model import JobRun, Status, Workflow
 from amoskys.plan import JobInstance, Plan
 from amoskys.run.engine import Scheduler
 from amoskys.run.environment import clean_environment, parse_dotenv
@@ -268,6 +268,8 @@ def _execute_recorded(
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event_payload(the_plan.event, facts), indent=2))
     quarantine = quarantined(store, flaky)
+    # the jobs of a called reusable workflow get its env and defaults (GitHub's rule)
+    workflows = {**workflows, **called_workflows(root, the_plan, instances, workflows)}
     selection = None
     if selecting:
         selection = run_selection(root, store, state_dir, console, workflows, options.env_file)
@@ -370,6 +372,24 @@ def _execute_recorded(
     if lost is not None:
         raise not_recorded(lost, run_number, code)
     return RunOutcome(run_id=run_id, run_dir=run_dir, results=results, exit_code=code)
+
+
+def called_workflows(
+    root: Path, the_plan: Plan, instances: Sequence[JobInstance], known: Mapping[str, Workflow]
+) -> dict[str, Workflow]:
+    """The reusable workflows the jobs of ``instances`` come from, beyond those ``known`` (the
+    triggered ones): their own ``env`` and ``defaults`` reach their jobs (the caller's do
+    not), so the engine and the result cache must see them."""
+    from amoskys.workflow.parse import load_reusable
+
+    planned = {d.workflow.path: d.workflow for d in the_plan.decisions}
+    found: dict[str, Workflow] = {}
+    for inst in instances:
+        path = inst.workflow
+        if path in known or path in found:
+            continue
+        found[path] = planned.get(path) or load_reusable(root, f"./{path}", Location(path))
+    return found
 
 
 def run_selection(

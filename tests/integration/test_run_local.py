@@ -334,6 +334,46 @@ jobs:
     assert "failed (continue-on-error)" in out
 
 
+def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+env:
+  CALLER: not-passed-on
+jobs:
+  call:
+    uses: ./.github/workflows/reusable.yml
+""",
+        **{
+            ".github/workflows/reusable.yml": """
+on: workflow_call
+env:
+  MODE: called
+defaults:
+  run:
+    shell: bash
+jobs:
+  env:
+    runs-on: ubuntu-latest
+    steps:
+      - run: test "$MODE" = called && test -z "${CALLER:-}" && echo env-ok
+  pipefail:
+    runs-on: ubuntu-latest
+    steps:
+      - run: false | true
+""",
+        },
+    )
+    done = run_cli(root)
+    out = done.stdout
+    # shell: bash from the called workflow's defaults means pipefail, as on GitHub
+    assert done.returncode == 1, out + done.stderr
+    assert "] env-ok" in out
+    assert "call / pipefail] failed" in out
+    assert "call / env] passed" in out
+
+
 def test_unsupported_remote_action_fails_or_is_skipped(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
