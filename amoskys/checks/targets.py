@@ -91,7 +91,9 @@ def config_text(tool: str, root: Path) -> str:
             parts.append(_json(sorted(names)))
         return "\x1e".join(parts)
     if tool == "flake8":
-        return "\x1e".join(file_text(root / n) for n in ("setup.cfg", "tox.ini", ".flake8"))
+        # [tool.flake8] configures flake8 through the Flake8-pyproject plugin
+        files = [file_text(root / n) for n in ("setup.cfg", "tox.ini", ".flake8")]
+        return "\x1e".join([*files, _json(pyproject_section(root, "tool", "flake8"))])
     if tool == "bandit":
         return "\x1e".join(
             [_json(pyproject_section(root, "tool", "bandit")), file_text(root / ".bandit")]

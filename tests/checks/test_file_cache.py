@@ -179,6 +179,36 @@ def test_changing_a_tools_configuration_checks_every_file_again(
     assert len(calls(shims, "flake8")) == 2  # Black's section changed, not flake8's files
 
 
+def test_flake8_configured_in_pyproject_checks_every_file_again(
+    make_repo: Repo, shims: Path, tmp_path: Path
+) -> None:
+    # flake8 as the Flake8-pyproject plugin runs it: [tool.flake8] of pyproject.toml applies
+    _shim(
+        tmp_path / "bin",
+        shims,
+        "flake8",
+        "limit=$(sed -n 's/^max-line-length = //p' pyproject.toml)\n"
+        f'exec "{REAL["flake8"]}" --max-line-length "$limit" "$@"',
+    )
+    long_line = "VALUE = '" + "x" * 90 + "'\n"
+    root = make_repo(
+        {
+            "pyproject.toml": '[tool.amoskys]\npackages = ["pkg"]\n\n'
+            "[tool.flake8]\nmax-line-length = 120\n",
+            "pkg/__init__.py": "",
+            "pkg/long.py": long_line,
+        }
+    )
+    state = ensure_state_dir(root)
+    first = lint(load_settings(root), state_dir=state)
+    assert "E501" not in [j.finding.rule for j in first.judged]
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("= 120", "= 79"))
+    again = lint(load_settings(root), state_dir=state)
+    assert "E501" in [j.finding.rule for j in again.judged], render_text(again)
+    assert not again.passed
+
+
 def test_a_corrupt_cache_file_is_a_miss_not_a_crash(make_repo: Repo, shims: Path) -> None:
     root = make_repo(PROJECT)
     first_lint, first_scan = run_both(root)
