@@ -67,6 +67,36 @@ def test_reruns_zero_turns_them_off(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert outcome.tests is not None and outcome.tests.failed == 1 and not outcome.passed
 
 
+SKIPS_ON_RERUN = """import os
+import pathlib
+
+import pytest
+
+
+def test_fine():
+    pass
+
+
+def test_holds_a_resource():
+    marker = pathlib.Path(os.environ["SHAKY_COUNTER"])
+    if marker.exists():
+        pytest.skip("the resource is still held by an earlier attempt")
+    marker.write_text("held")
+    assert False, "a real failure"
+"""
+
+
+def test_a_failed_test_skipped_on_its_rerun_stays_failed(tmp_path: Path) -> None:
+    root = project(tmp_path, "reruns = 2")
+    (root / "tests" / "test_things.py").write_text(SKIPS_ON_RERUN)
+    outcome = run_tests(load_settings(root), show=lambda _: None)
+    assert outcome.tests is not None
+    assert outcome.tests.failed == 1 and outcome.tests.skipped == 0, render_text(outcome)
+    assert outcome.tests.flaky == ()
+    assert not outcome.passed  # as a plain pytest says: the test failed
+    assert (tmp_path / "counter").read_text() == "held"  # the re-run did run (and skipped)
+
+
 def remember_flaky(root: Path) -> None:
     """A history in which test_shaky was flaky once."""
     with open_store(root / ".amoskys") as store:

@@ -284,8 +284,18 @@ def _attempt_failed(reports: List[Any]) -> bool:
     return any(report.failed and not hasattr(report, "wasxfail") for report in reports)
 
 
+def _attempt_passed(reports: List[Any]) -> bool:
+    """Whether a re-run passed: only a pass makes a failed test flaky. A re-run that was
+    skipped (a test skipping itself when an earlier attempt left something behind) says
+    nothing about the failure, which stands."""
+    return not _attempt_failed(reports) and any(
+        report.when == "call" and report.passed for report in reports
+    )
+
+
 def _failure_of(reports: List[Any]) -> dict:  # type: ignore[type-arg]
-    """What went wrong in one failed attempt: in which phase and the first line of why."""
+    """What went wrong in one failed attempt: in which phase and the first line of why (for
+    a re-run that was skipped: that it was, and why)."""
     for report in reports:
         if report.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
@@ -295,6 +305,11 @@ def _failure_of(reports: List[Any]) -> dict:  # type: ignore[type-arg]
                 "message": message.strip().splitlines()[0][:500] if message.strip() else "",
                 "details": str(report.longrepr or "")[-4000:],
             }
+    for report in reports:
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            message = "skipped on a re-run: %s" % reason[:480]
+            return {"when": report.when, "message": message, "details": message}
     return {"when": "call", "message": "", "details": ""}
 
 
@@ -324,11 +339,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) 
         finally:
             if style == "auto":
                 item.config.option.tbstyle = style
-    if failed_attempts and _attempt_failed(reports):
-        # Failed every time: the first attempt, in pytest's own rendering, is the one
-        # reported, the re-runs (Python's tracebacks: pytest's re-parse the module for each
-        # failure) are its extra attempts. Rendering each failure three times in full made
-        # a change that broke a few dozen tests cost seconds per test.
+    if failed_attempts and not _attempt_passed(reports):
+        # Failed every time (or skipped on the last re-run): the first attempt, in pytest's
+        # own rendering, is the one reported, the re-runs (Python's tracebacks: pytest's
+        # re-parse the module for each failure) are its extra attempts. Rendering each
+        # failure three times in full made a change that broke a few dozen tests cost
+        # seconds per test.
         failed_attempts = failed_attempts[1:] + [_failure_of(reports)]
         reports = first
     if failed_attempts:
