@@ -118,3 +118,6 @@ def test_which_exit_codes_fail_a_report_that_passed() -> None:
     assert pytest_failed_unreported([0, 2], ["passed"]) is not None
     assert pytest_failed_unreported([-11], ["passed"]) is not None  # killed by a signal
     assert pytest_failed_unreported([None], ["passed"]) is not None  # timed out
+    # a selection: --cov-fail-under in addopts cannot hold for a subset
+    assert pytest_failed_unreported([1], ["passed"], partial=True) is None
+    assert pytest_failed_unreported([2], ["passed"], partial=True) is not None
