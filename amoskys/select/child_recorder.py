@@ -53,7 +53,7 @@ _CLEARING = frozenset(
 _STARTS = " \t\n\r'\"=;&|()`<>"
 _SPAWN_FILES = ("os.py", "pty.py", "popen_fork.py", "popen_spawn_posix.py", "popen_forkserver.py")
 _SPAWN_NAMES = frozenset(
-    {"execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "popen", "spawn", "_launch"}
+    {"execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawn", "fork", "_launch"}
 )
 
 
@@ -199,7 +199,8 @@ def is_execute_child(code: CodeType) -> bool:
 
 
 def is_other_spawn(code: CodeType) -> bool:
-    """``os.exec*``, ``os.popen``, ``pty`` and ``multiprocessing`` launchers (uncovered)."""
+    """``os.exec*``, ``pty`` and ``multiprocessing`` launchers (uncovered; ``os.popen`` starts
+    its process through ``Popen``, where it is judged)."""
     return code.co_name in _SPAWN_NAMES and os.path.basename(code.co_filename) in _SPAWN_FILES
 
 

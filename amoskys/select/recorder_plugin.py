@@ -25,7 +25,19 @@ Driven by the environment:
     the names that code reads (loads, attribute reads, imports; not what it only binds), and
     ``early_files``: files imported before recording began (what their import ran is
     unknown). A test row's sixth item says whether the test started a process (``subprocess``,
-    ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
+    ``os.exec*``, ``multiprocessing``, ``pty``, ``os.fork``) whose code is not accounted for.
+    Child Python processes record themselves (:mod:`amoskys.select.child_recorder`, loaded
+    by the ``sitecustomize.py`` installed beside this file): during each test
+    ``AMOSKYS_SELECT_CHILD`` names the test's token and ``<dir>/children-<pid>``; each
+    ``Popen._execute_child`` call is judged from its frame (the environment carries the
+    variable and a PYTHONPATH that reaches our ``sitecustomize``, no ``-I``/``-E``/``-S`` or
+    ``env``-like word). A test is *not* "spawned" when all its starts were such calls and
+    every child that wrote a "started" marker for its token also wrote a report that is not
+    "uncovered": the children's units (functions, and ``<module>`` pseudo-units for the
+    module-level code they ran) are added to the test's. A child still running when the test
+    ends (no report yet) keeps the test "spawned"; nothing waits for it. A process started
+    by a wider-scoped fixture keeps every test using it "spawned". Without the child module
+    beside this file every started process counts as unseen (as before).
 ``AMOSKYS_SELECT_FILE=<json>``
     ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
     every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
@@ -333,13 +345,19 @@ def _spawn_codes() -> FrozenSet[CodeType]:
     found.append(getattr(subprocess.Popen, "_execute_child", None))
     for name in ("execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "popen"):
         found.append(getattr(os, name, None))
-    for module in ("pty", "multiprocessing.popen_fork", "multiprocessing.popen_spawn_posix"):
+    for module in (
+        "pty",
+        "multiprocessing.popen_fork",
+        "multiprocessing.popen_spawn_posix",
+        "multiprocessing.popen_forkserver",
+    ):
         try:
             loaded = __import__(module, fromlist=["_"])
         except Exception:  # nosec B112 - not on this platform
             continue
         found.append(getattr(getattr(loaded, "Popen", None), "_launch", None))
         found.append(getattr(loaded, "spawn", None))
+        found.append(getattr(loaded, "fork", None))
     return frozenset(f.__code__ for f in found if hasattr(f, "__code__"))
 
 
@@ -408,7 +426,9 @@ class Recorder:
         self._uncovered: Optional[str] = None
         self.child_units: Dict[str, List[List[Any]]] = {}  # nodeid -> its children's units
         if _children_supported():
-            children = os.path.join(folder, CHILDREN)
+            # one folder per pytest process: a pytest that a test starts (inheriting the
+            # record variable) must not overwrite the root this one's children read
+            children = os.path.join(folder, "%s-%d" % (CHILDREN, os.getpid()))
             os.makedirs(children, exist_ok=True)
             with open(os.path.join(children, _child.ROOT_FILE), "w", encoding="utf-8") as out:
                 out.write(self.root)
@@ -419,6 +439,8 @@ class Recorder:
 
         execute_child = getattr(subprocess.Popen, "_execute_child", None)
         self._execute_child = getattr(execute_child, "__code__", None)
+        # os.popen starts its process through Popen: the call there is judged
+        self._judged = {self._execute_child, getattr(os.popen, "__code__", None)}
         self.tracer = _new_tracer(  # last: it may call back at once
             self.site, self.watched, self.spawn_seen, self._execute_child
         )
@@ -518,7 +540,7 @@ class Recorder:
         why, units, _started = _child.collect(self.children, self._token)
         spawned = (
             extra  # a wider-scoped fixture's process: its children reported to one test
-            or bool(own - {self._execute_child})  # os.exec*, pty, multiprocessing...
+            or bool(own - self._judged)  # os.exec*, pty, multiprocessing...
             or (bool(own) and self._spawn_calls == 0)
             or self._uncovered is not None
             or why is not None
