@@ -180,13 +180,18 @@ def spawn_uncovered(
     texts: List[str] = []
     if isinstance(args, (str, bytes, os.PathLike)):
         texts.append(_text(args))
-    else:
-        texts.extend(_text(a) for a in args or ())
+    elif isinstance(args, (list, tuple)):
+        texts.extend(_text(a) for a in args)
+    else:  # an iterator: reading it here would take it from the real call
+        return "its arguments are a %s" % type(args).__name__
     executable = frame_locals.get("executable")
     if executable is not None:
         texts.append(_text(executable))
     if not frame_locals.get("shell"):
         program = _text(executable) if executable is not None else (texts[0] if texts else "")
+        cwd = frame_locals.get("cwd")
+        if os.sep in program and not os.path.isabs(program) and cwd is not None:
+            program = os.path.join(_text(cwd), program)
         texts.append(_shebang(program, _get(chosen, "PATH")))
     risky = risky_words(texts)
     if risky:
@@ -467,13 +472,17 @@ def start(value: str) -> Optional[ChildRecorder]:
     if parsed is None:
         return None
     token, folder = parsed
-    with open(os.path.join(folder, ROOT_FILE), encoding="utf-8") as handle:
-        root = handle.read().strip()
-    recorder = ChildRecorder(value, token, folder, root)
-    recorder.mark()
+    recorder = ChildRecorder(value, token, folder, "")
+    recorder.mark()  # first: whatever fails next, the test stays "spawned"
     import atexit
 
     atexit.register(_finish, recorder)
+    try:
+        with open(os.path.join(folder, ROOT_FILE), encoding="utf-8") as handle:
+            recorder.root = os.path.normcase(os.path.abspath(handle.read().strip()))
+    except OSError:
+        recorder.uncovered = "cannot read the project's root"
+        return recorder
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=recorder.forked)
     try:

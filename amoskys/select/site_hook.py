@@ -22,8 +22,13 @@ def _amoskys_record() -> None:
         from importlib import import_module
 
         import_module("amoskys_select_child").start(value)
-    except Exception:  # nosec B110 - never break the child; its test stays "spawned"
-        pass
+    except Exception:  # never break the child; a marker without a report: "spawned"
+        try:
+            token, _colon, folder = value.partition(":")
+            name = "%s.%d.failed.started" % (token, _os.getpid())
+            open(_os.path.join(folder, name), "w").close()
+        except Exception:  # nosec B110 - nothing more can be done here
+            pass
 
 
 def _amoskys_chain() -> None:

@@ -323,3 +323,11 @@ def test_collect_reads_only_its_token(tmp_path: Path) -> None:
     assert child.collect(str(tmp_path), "t2") == (None, [], False)
     why, _, started = child.collect(str(tmp_path), "t10")
     assert started and why is not None
+
+
+def test_an_iterator_of_arguments_is_not_consumed_to_judge_it(tmp_path: Path) -> None:
+    value = child.child_value("t", str(tmp_path))
+    env = {child.ENV_CHILD: value, "PYTHONPATH": str(tmp_path)}
+    args = iter([sys.executable, "-c", "pass"])
+    why = child.spawn_uncovered({"args": args, "env": env}, value, str(tmp_path), {})
+    assert why is not None and next(args) == sys.executable
