@@ -212,12 +212,70 @@ def is_other_spawn(code: CodeType) -> bool:
 # -- the parent's side: the reports of one test's children -------------------------------------
 
 
+def project_places(root: str, modules: Mapping[str, Any]) -> Dict[str, str]:
+    """Where the project's top-level packages and modules live (absolute, normalised): the
+    packages under ``root`` and ``root/src``, the ``.py`` files of ``root/src``, and the
+    top-level names of ``modules`` (``sys.modules``) loaded from under ``root``."""
+    root = os.path.normcase(os.path.abspath(root))
+    prefixes = tuple(
+        os.path.normcase(os.path.abspath(p)) + os.sep
+        for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    )
+    places: Dict[str, str] = {}
+    for name, module in list(modules.items()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or name in ("__main__", "conftest"):
+            continue
+        path = os.path.normcase(os.path.abspath(filename))
+        if not path.startswith(root + os.sep) or path.startswith(prefixes):
+            continue
+        if _SKIP_PARTS.intersection(path[len(root) + 1 :].split(os.sep)):
+            continue  # a virtual environment's packages are not the project's
+        parts = name.split(".")
+        if os.path.basename(path).startswith("__init__."):
+            path = os.path.dirname(path)
+        for _ in parts[1:]:
+            path = os.path.dirname(path)
+        if os.path.splitext(os.path.basename(path))[0] == parts[0]:
+            places.setdefault(parts[0], path)
+    for base in (root, os.path.join(root, "src")):
+        try:
+            entries = os.listdir(base)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(base, entry)
+            if os.path.isfile(os.path.join(path, "__init__.py")):
+                places.setdefault(entry, path)
+            elif base != root and entry.endswith(".py"):
+                places.setdefault(entry[:-3], path)
+    return places
+
+
+def foreign_copy(modules: Iterable[Any], places: Mapping[str, str]) -> Optional[str]:
+    """The first ``[name, file]`` a child imported under a name of the project's from
+    elsewhere (an installed copy, a build folder), said as a reason, or None."""
+    for name, filename in modules:
+        top = str(name).split(".", 1)[0]
+        place = places.get(top)
+        if place is None:
+            continue
+        path = os.path.normcase(os.path.abspath(str(filename)))
+        if path != place and not path.startswith(place + os.sep):
+            return "imported %s from %s, not from the project's %s" % (name, filename, place)
+    return None
+
+
 def merge_reports(
-    started: Iterable[str], reports: Mapping[str, Optional[Mapping[str, Any]]]
+    started: Iterable[str],
+    reports: Mapping[str, Optional[Mapping[str, Any]]],
+    places: Optional[Callable[[], Mapping[str, str]]] = None,
 ) -> Tuple[Optional[str], List[List[Any]]]:
     """``(why not accounted for, units)`` for one test: ``started`` are the stems of its
     markers, ``reports`` what each stem's report holds (None: unreadable). Accounted for
-    (None) only when every started child wrote a readable report that is not "uncovered"."""
+    (None) only when every started child wrote a readable report that is not "uncovered"
+    and (given ``places``: :func:`project_places`) imported no copy of the project's code
+    from elsewhere (what a copy runs is not the project's files, but changes with them)."""
     units: List[List[Any]] = []
     for stem in sorted(set(started) | set(reports)):
         if stem not in reports:
@@ -228,11 +286,17 @@ def merge_reports(
         why = report.get("uncovered")
         if why:
             return "a child process %s" % why, []
+        if places is not None and report.get("modules"):
+            copy = foreign_copy(report.get("modules", ()), places())
+            if copy is not None:
+                return "a child process %s" % copy, []
         units.extend(list(u) for u in report.get("units", ()))
     return None, units
 
 
-def collect(folder: str, token: str) -> Tuple[Optional[str], List[List[Any]], bool]:
+def collect(
+    folder: str, token: str, places: Optional[Callable[[], Mapping[str, str]]] = None
+) -> Tuple[Optional[str], List[List[Any]], bool]:
     """Read and remove ``token``'s markers and reports in ``folder``: :func:`merge_reports`'s
     answer and whether any child started at all."""
     try:
@@ -259,7 +323,7 @@ def collect(folder: str, token: str) -> Tuple[Optional[str], List[List[Any]], bo
             os.remove(path)
         except OSError:
             pass
-    why, units = merge_reports(started, reports)
+    why, units = merge_reports(started, reports, places)
     return why, units, True
 
 
@@ -446,11 +510,25 @@ class ChildRecorder:
                 path = self.relative(code.co_filename)
                 if path is not None:
                     units.append(unit_of(code, path))
-        data = {"uncovered": self.uncovered, "units": units}
+        data = {"uncovered": self.uncovered, "units": units, "modules": self.modules()}
         temp = self.stem + ".tmp"
         with open(temp, "w", encoding="utf-8") as handle:
             json.dump(data, handle, separators=(",", ":"))
         os.replace(temp, self.stem + REPORT)
+
+    def modules(self) -> List[List[str]]:
+        """``[name, file]`` of the modules loaded from files that are not this Python's
+        standard library (the parent checks that the project's names come from the project)."""
+        found: List[List[str]] = []
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None)
+            if not isinstance(filename, str) or name == "__main__":
+                continue
+            path = os.path.normcase(os.path.abspath(filename))
+            if path.startswith(self._prefixes) and not _SKIP_PARTS.intersection(path.split(os.sep)):
+                continue  # the standard library
+            found.append([name, path])
+        return found
 
     def forked(self) -> None:
         """In a forked child: its own marker (it reports at exit, or stays unreported)."""

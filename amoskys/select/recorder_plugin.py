@@ -425,6 +425,7 @@ class Recorder:
         self._spawn_calls = 0
         self._uncovered: Optional[str] = None
         self.child_units: Dict[str, List[List[Any]]] = {}  # nodeid -> its children's units
+        self._known_places: Optional[Tuple[int, Dict[str, str]]] = None
         if _children_supported():
             # one folder per pytest process: a pytest that a test starts (inheriting the
             # record variable) must not overwrite the root this one's children read
@@ -518,6 +519,14 @@ class Recorder:
         except Exception as error:
             self._uncovered = "cannot be judged (%s)" % type(error).__name__
 
+    def _places(self) -> Dict[str, str]:
+        """Where the project's top-level packages live (for the children's imports); kept
+        while ``sys.modules`` does not grow."""
+        count = len(sys.modules)
+        if self._known_places is None or self._known_places[0] != count:
+            self._known_places = (count, _child.project_places(self.root, sys.modules))
+        return self._known_places[1]
+
     def _forked(self) -> None:
         """``os.fork`` during a test (unseen otherwise): a marker that nothing reports."""
         try:
@@ -537,7 +546,7 @@ class Recorder:
             os.environ.pop(_child.ENV_CHILD, None)
         else:
             os.environ[_child.ENV_CHILD] = self._previous
-        why, units, _started = _child.collect(self.children, self._token)
+        why, units, _started = _child.collect(self.children, self._token, self._places)
         spawned = (
             extra  # a wider-scoped fixture's process: its children reported to one test
             or bool(own - self._judged)  # os.exec*, pty, multiprocessing...

@@ -48,6 +48,7 @@ def h():
 KIDS = """\
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 
@@ -90,12 +91,18 @@ def test_multiprocessing():
     assert process.exitcode == 0
 
 
+def test_copy(tmp_path):
+    shutil.copytree("pkg", tmp_path / "pkg")  # an installed copy, say
+    subprocess.run([sys.executable, "-c", "import pkg.b"], check=True, cwd=tmp_path)
+
+
 def test_plain():
     assert pkg.b.h() == 5
 """
 
 ACCOUNTED = {"test_child", "test_grandchild", "test_plain"}
 UNSEEN = {"test_no_token", "test_isolated", "test_killed", "test_os_exit", "test_multiprocessing"}
+UNSEEN |= {"test_copy"}
 
 
 def _pythons() -> list[str]:
@@ -313,6 +320,28 @@ def test_reports_are_merged_only_when_every_child_reported() -> None:
     why, _ = child.merge_reports(["a"], {"a": None})
     assert why is not None and "cannot be read" in why
     assert child.merge_reports([], {}) == (None, [])
+    assert child.merge_reports(["a"], {"a": good}, lambda: {}) == (None, [unit])
+
+
+def test_a_child_that_imports_a_copy_of_the_project_is_not_accounted_for(tmp_path: Path) -> None:
+    """An installed copy (or a build folder) changes with the project's files, but what it
+    runs is not in them: a child that imports one keeps its test "spawned"."""
+    root = tmp_path / "p"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "__init__.py").write_text("")
+    (root / "tool.py").write_text("")
+    (root / "src" / "one.py").write_text("")
+    places = child.project_places(str(root), {})
+    assert places == {"pkg": str(root / "src" / "pkg"), "one": str(root / "src" / "one.py")}
+    here = [["pkg.mod", str(root / "src" / "pkg" / "mod.py")], ["json", "/x/json.py"]]
+    assert child.foreign_copy(here, places) is None
+    copy = [["pkg.mod", str(tmp_path / "venv" / "site-packages" / "pkg" / "mod.py")]]
+    assert "imported pkg.mod from" in str(child.foreign_copy(copy, places))
+    build = [["pkg", str(root / "build" / "lib" / "pkg" / "__init__.py")]]
+    assert child.foreign_copy(build, places) is not None
+    report = {"uncovered": None, "units": [["src/pkg/mod.py", "f", 1, 2, []]], "modules": copy}
+    why, units = child.merge_reports(["a"], {"a": report}, lambda: places)
+    assert why is not None and units == []
 
 
 def test_collect_reads_only_its_token(tmp_path: Path) -> None:
