@@ -393,6 +393,7 @@ class ChildRecorder:
         self.stem = ""
         self._tool: Optional[int] = None
         self._trace: Optional[Callable[..., Any]] = None
+        self._settrace: Callable[[Any], None] = sys.settrace
 
     def relative(self, filename: str) -> Optional[str]:
         known = self._files.get(filename, "")
@@ -491,9 +492,22 @@ class ChildRecorder:
 
         import threading
 
+        original = sys.settrace
+
+        def settrace(function: Any) -> None:
+            # Another trace function (a debugger, coverage.py) means calls we do not see:
+            # also when ours comes back (it was replaced in C meanwhile, or will be again).
+            current = sys.gettrace()
+            if function is not trace or (current is not None and current is not trace):
+                if self.uncovered is None:
+                    self.uncovered = "set another trace function (which hides calls from ours)"
+            original(function)
+
         self._trace = trace
-        sys.settrace(trace)
+        self._settrace = original
+        original(trace)
         threading.settrace(trace)
+        sys.settrace = settrace
 
     def finish(self) -> None:
         """Write the report (``atexit``)."""
@@ -503,7 +517,7 @@ class ChildRecorder:
         elif self._trace is not None:
             if sys.gettrace() is not self._trace and self.uncovered is None:
                 self.uncovered = "replaced the trace function that recorded it"
-            sys.settrace(None)
+            self._settrace(None)
         units: List[List[Any]] = []
         if self.uncovered is None:
             for code in list(self.codes):

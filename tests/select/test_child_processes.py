@@ -246,6 +246,25 @@ def test_our_sitecustomize_loads_the_one_it_shadows(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == [child.ROOT_FILE]  # read and removed
 
 
+def child_report(tmp_path: Path, code: str) -> tuple[str | None, list[Any], bool]:
+    """Run ``code`` in a child of a test that records it: what the parent would collect."""
+    plugins = install_plugins(tmp_path / "plugins")
+    folder = tmp_path / "children"
+    folder.mkdir()
+    (folder / child.ROOT_FILE).write_text(str(tmp_path / "project"))
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(plugins)}
+    env[child.ENV_CHILD] = child.child_value("t1", str(folder))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)  # nosec B603
+    return child.collect(str(folder), "t1")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12+ children use sys.monitoring")
+def test_a_child_that_sets_another_trace_function_is_not_accounted_for(tmp_path: Path) -> None:
+    why, _, started = child_report(tmp_path, "import sys; sys.settrace(None)")
+    assert started and why is not None and "trace function" in why
+    assert child_report(tmp_path / "2", "import sys; sys.settrace(sys.gettrace())")[0] is None
+
+
 # -- the pure parts ------------------------------------------------------------------------
 
 
