@@ -419,7 +419,7 @@ class Recorder:
         self._outcome: Dict[str, str] = {}
         self._duration: Dict[str, float] = {}
         self.children: Optional[str] = None  # where children report, when they can
-        self._token = ""
+        self._tag = ""
         self._number = 0
         self._previous: Optional[str] = None
         self._spawn_calls = 0
@@ -497,9 +497,9 @@ class Recorder:
         self._uncovered = None
         if self.children is not None:
             self._number += 1
-            self._token = "%d_%d" % (os.getpid(), self._number)
+            self._tag = "%d_%d" % (os.getpid(), self._number)
             self._previous = os.environ.get(_child.ENV_CHILD)
-            os.environ[_child.ENV_CHILD] = _child.child_value(self._token, self.children)
+            os.environ[_child.ENV_CHILD] = _child.child_value(self._tag, self.children)
         self._in_test = True
 
     def spawn_seen(self, frame: FrameType) -> None:
@@ -513,7 +513,7 @@ class Recorder:
             self._uncovered = "child processes are not recorded here"
             return
         try:
-            value = _child.child_value(self._token, self.children)
+            value = _child.child_value(self._tag, self.children)
             here = os.path.dirname(os.path.abspath(__file__))
             self._uncovered = _child.spawn_uncovered(frame.f_locals, value, here, os.environ)
         except Exception as error:
@@ -531,7 +531,7 @@ class Recorder:
         """``os.fork`` during a test (unseen otherwise): a marker that nothing reports."""
         try:
             if self._in_test and self.children is not None:
-                name = "%s.%d.fork%s" % (self._token, os.getpid(), _child.STARTED)
+                name = "%s.%d.fork%s" % (self._tag, os.getpid(), _child.STARTED)
                 with open(os.path.join(self.children, name), "w", encoding="utf-8"):
                     pass
         except Exception:  # nosec B110 - in a forked child: never raise
@@ -546,7 +546,7 @@ class Recorder:
             os.environ.pop(_child.ENV_CHILD, None)
         else:
             os.environ[_child.ENV_CHILD] = self._previous
-        why, units, _started = _child.collect(self.children, self._token, self._places)
+        why, units, _started = _child.collect(self.children, self._tag, self._places)
         spawned = (
             extra  # a wider-scoped fixture's process: its children reported to one test
             or bool(own - self._judged)  # os.exec*, pty, multiprocessing...
