@@ -22,7 +22,10 @@ A spawn is *covered* (:func:`spawn_uncovered` returns None) when it goes through
 ``PYTHONPATH`` whose first entry holding a ``sitecustomize`` is our folder, and no word of
 its arguments, executable or the program's ``#!`` line could disable ``site``/``PYTHONPATH``
 or clear the environment (:func:`risky_words`). Every other way of starting a process is
-*uncovered*, and so is a child whose own spawns are.
+*uncovered*, and so is a child whose own spawns are. A child's report is also refused when
+it imported one of the project's top-level names from outside the project's own place (an
+installed copy, a build folder: :func:`foreign_copy`), and on 3.11, where it records with
+``sys.settrace``, when another trace function was set meanwhile (calls were hidden).
 """
 
 from __future__ import annotations
