@@ -98,16 +98,20 @@ def risky_words(texts: Iterable[str]) -> List[str]:
     (``-I``, ``-E``, ``-S``, ``-IS``, also ``grep -E``: conservative), a program that may clear
     the environment (``env``, ``sudo``...), or a word naming ``PYTHONPATH`` or our variable."""
     found: List[str] = []
-    for text in texts:
-        for word in _words(text):
-            if len(word) > 1 and word[0] == "-" and word[1] != "-":
-                letters = word[1:]
-                if any(flag in letters for flag in "IES"):
-                    found.append(word)
-            elif os.path.basename(word) in _CLEARING:
+    words = [word for text in texts for word in _words(text)]  # `env`, `-i`: two arguments
+    for number, word in enumerate(words):
+        if len(word) > 1 and word[0] == "-" and word[1] != "-":
+            if any(flag in word[1:] for flag in "IES"):
                 found.append(word)
-            elif "PYTHONPATH" in word or ENV_CHILD in word:
+        elif os.path.basename(word) == "env":
+            # `env python3` (a #! line) keeps the environment; `env -i`, `-u` do not
+            after = words[number + 1] if number + 1 < len(words) else ""
+            if after.startswith("-"):
                 found.append(word)
+        elif os.path.basename(word) in _CLEARING:
+            found.append(word)
+        elif "PYTHONPATH" in word or ENV_CHILD in word:
+            found.append(word)
     return found
 
 
@@ -126,24 +130,54 @@ def _get(env: Mapping[Any, Any], name: str) -> Optional[str]:
     return None if value is None else _text(value)
 
 
-def _shebang(program: str, path: Optional[str]) -> str:
-    """The ``#!`` line of ``program`` (looked up on ``path``), or ""."""
+_SCRIPT_LIMIT = 256 * 1024
+_SHELL_SUFFIXES = (".sh", ".bash", ".zsh", ".ksh")
+TOO_BIG = "-I  (a script too big to read)"  # a risky word of its own
+
+
+def _script(path: str, whole: bool) -> str:
+    """What of the file ``path`` could start a Python that does not record itself: a
+    script's ``#!`` line, and when ``whole`` or the script is not Python's, all of it (its
+    commands run out of our sight); "" for anything else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SCRIPT_LIMIT + 1)
+    except OSError:
+        return ""
+    first = head.split(b"\n", 1)[0]
+    if not head.startswith(b"#!") and not whole:
+        return ""
+    if head.startswith(b"#!") and b"python" in first and not whole:
+        return first.decode("utf-8", "replace")  # a Python records itself
+    if len(head) > _SCRIPT_LIMIT:
+        return TOO_BIG
+    return head.decode("utf-8", "replace")
+
+
+def _program(program: str, path: Optional[str], cwd: Optional[str]) -> str:
+    """The file that runs as ``program`` (looked up on ``path`` when it names no folder)."""
     if not program:
         return ""
     if os.sep not in program:
         import shutil
 
-        program = shutil.which(program, path=path) or ""
-        if not program:
-            return ""
-    try:
-        with open(program, "rb") as handle:
-            head = handle.read(512)
-    except OSError:
-        return ""
-    if not head.startswith(b"#!"):
-        return ""
-    return head.split(b"\n", 1)[0].decode("utf-8", "replace")
+        return shutil.which(program, path=path) or ""
+    if not os.path.isabs(program) and cwd is not None:
+        return os.path.join(cwd, program)
+    return program
+
+
+def _scripts(texts: List[str], program: str, path: Optional[str], cwd: Optional[str]) -> List[str]:
+    """The scripts a spawn runs: its program when that is a script, and every word of its
+    arguments that names a shell script (``bash run.sh``, ``sh -c ./run.sh``)."""
+    found = [_script(_program(program, path, cwd), False)] if program else []
+    for text in texts:
+        for word in _words(text):
+            if word.endswith(_SHELL_SUFFIXES):
+                where = word if os.path.isabs(word) or cwd is None else os.path.join(cwd, word)
+                if os.path.isfile(where):
+                    found.append(_script(where, True))
+    return found
 
 
 def pythonpath_reaches(pythonpath: Optional[str], folder: str) -> bool:
@@ -190,12 +224,15 @@ def spawn_uncovered(
     executable = frame_locals.get("executable")
     if executable is not None:
         texts.append(_text(executable))
+    program = ""
     if not frame_locals.get("shell"):
         program = _text(executable) if executable is not None else (texts[0] if texts else "")
-        cwd = frame_locals.get("cwd")
-        if os.sep in program and not os.path.isabs(program) and cwd is not None:
-            program = os.path.join(_text(cwd), program)
-        texts.append(_shebang(program, _get(chosen, "PATH")))
+    cwd = frame_locals.get("cwd")
+    texts.extend(
+        _scripts(texts, program, _get(chosen, "PATH"), None if cwd is None else _text(cwd))
+    )
+    if any("$" in text for text in texts):  # a shell may expand flags from the environment
+        texts.extend(_text(value) for value in chosen.values())
     risky = risky_words(texts)
     if risky:
         return "its command line holds %s" % ", ".join(repr(w) for w in risky[:3])

@@ -282,7 +282,8 @@ def test_a_child_that_sets_another_trace_function_is_not_accounted_for(tmp_path:
         (["env", "-i", "python"], ["env"]),
         (["bash", "-c", "sudo python x.py"], ["sudo"]),
         (["bash", "-c", "PYTHONPATH= python x.py"], ["PYTHONPATH"]),
-        (["/usr/bin/env"], ["/usr/bin/env"]),
+        (["/usr/bin/env", "-u", "X", "python"], ["/usr/bin/env"]),
+        (["#!/usr/bin/env python3"], []),
         (["#!/usr/bin/python3 -Es"], ["-Es"]),
     ],
 )
@@ -322,6 +323,33 @@ def test_a_spawn_is_covered_only_with_the_token_and_our_pythonpath(tmp_path: Pat
     script.write_text("#!/usr/bin/python3 -I\nprint(1)\n")
     isolated = {**call, "args": [str(script)]}
     assert "'-I'" in str(child.spawn_uncovered(isolated, value, str(ours), {}))
+
+
+def test_the_scripts_a_spawn_runs_are_read_for_what_could_lose_the_child(tmp_path: Path) -> None:
+    """A shell script's commands run out of our sight: its words are checked like the
+    arguments (a Python script's own body is recorded by its Python: only its #! line)."""
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    value = child.child_value("t", str(tmp_path))
+    env = {child.ENV_CHILD: value, "PYTHONPATH": str(ours), "PATH": os.environ["PATH"]}
+
+    def why(args: Any, **more: Any) -> str | None:
+        call = {"args": args, "env": env, "cwd": str(tmp_path), **more}
+        return child.spawn_uncovered(call, value, str(ours), {})
+
+    (tmp_path / "run.sh").write_text("#!/bin/sh\necho hi\nenv -i python3 -c pass\n")
+    (tmp_path / "run.sh").chmod(0o755)
+    assert "'env'" in str(why(["./run.sh"]))
+    assert "'env'" in str(why(["bash", "run.sh"]))
+    assert "'env'" in str(why("sh ./run.sh && true", shell=True))
+    (tmp_path / "ok.sh").write_text("#!/bin/sh\npython3 -c pass\n")
+    assert why(["bash", "ok.sh"]) is None
+    (tmp_path / "tool").write_text("#!/usr/bin/env python3\nFLAGS = ['-E']\n")
+    assert why([str(tmp_path / "tool")]) is None  # the Python records itself
+    # a shell may expand the flags from the environment
+    env["FLAGS"] = "-I"
+    assert "'-I'" in str(why(["bash", "-c", "python3 $FLAGS -c pass"]))
+    assert why(["bash", "-c", "python3 -c pass"]) is None
 
 
 def test_reports_are_merged_only_when_every_child_reported() -> None:
