@@ -96,7 +96,9 @@ def risky_words(texts: Iterable[str]) -> List[str]:
     """The words of ``texts`` (arguments, shell strings, a ``#!`` line) that could start a
     Python that does not record itself: a short-flag cluster with ``I``, ``E`` or ``S``
     (``-I``, ``-E``, ``-S``, ``-IS``, also ``grep -E``: conservative), a program that may clear
-    the environment (``env``, ``sudo``...), or a word naming ``PYTHONPATH`` or our variable."""
+    the environment (``env`` followed by an option, ``sudo``, ``ssh``, ``docker``...), or a
+    word naming ``PYTHONPATH`` or our variable. The words of all ``texts`` are read as one
+    command line."""
     found: List[str] = []
     words = [word for text in texts for word in _words(text)]  # `env`, `-i`: two arguments
     for number, word in enumerate(words):
