@@ -143,7 +143,10 @@ def _script(path: str, whole: bool) -> str:
     commands run out of our sight); "" for anything else."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(_SCRIPT_LIMIT + 1)
+            head = handle.read(2)
+            if head != b"#!" and not whole:
+                return ""  # a binary: read no further
+            head += handle.read(_SCRIPT_LIMIT - 1)
     except OSError:
         return ""
     first = head.split(b"\n", 1)[0]
