@@ -380,10 +380,13 @@ def _summary_line(tail: str) -> str:
 
 
 def recorder_dir() -> Path:
-    """A folder holding the recorder plugin under the module name pytest loads it by."""
+    """A folder holding the recorder plugin under the module name pytest loads it by, with
+    what lets the tests' child Pythons record themselves (as ``amoskys test`` installs it)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-select-recorder-"))
-    source = REPO / "amoskys" / "select" / "recorder_plugin.py"
-    shutil.copy(source, folder / "amoskys_select_plugin.py")
+    source = REPO / "amoskys" / "select"
+    shutil.copy(source / "recorder_plugin.py", folder / "amoskys_select_plugin.py")
+    shutil.copy(source / "child_recorder.py", folder / "amoskys_select_child.py")
+    shutil.copy(source / "site_hook.py", folder / "sitecustomize.py")
     return folder
 
 

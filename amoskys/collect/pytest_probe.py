@@ -74,7 +74,7 @@ _FAILED_ATTR = "_amoskys_probe_failed"
 _COVERAGE_ATTR = "_amoskys_probe_coverage"
 
 
-_OWN_PLUGINS = ("amoskys_pytest_probe", "amoskys_select_plugin")
+_OWN_PLUGINS = ("amoskys_pytest_probe", "amoskys_select_plugin", "amoskys_select_child")
 
 
 def _report_dir() -> Optional[str]:

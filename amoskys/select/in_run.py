@@ -39,6 +39,7 @@ from amoskys.select.runner import (
     PLUGIN_MODULE,
     Plan,
     SelectOptions,
+    install_child_recorder,
     interpreter_of,
     make_plan,
     read_failures,
@@ -335,3 +336,4 @@ def install_select_plugin(probe_dir: Path) -> None:
     """Put the select plugin next to the pytest probe, where every step imports it from."""
     source = Path(__file__).resolve().with_name("recorder_plugin.py")
     shutil.copyfile(source, probe_dir / f"{PLUGIN_MODULE}.py")
+    install_child_recorder(probe_dir)

@@ -25,7 +25,19 @@ Driven by the environment:
     the names that code reads (loads, attribute reads, imports; not what it only binds), and
     ``early_files``: files imported before recording began (what their import ran is
     unknown). A test row's sixth item says whether the test started a process (``subprocess``,
-    ``os.exec*``, ``multiprocessing``, ``pty``), whose code nobody traces.
+    ``os.exec*``, ``multiprocessing``, ``pty``, ``os.fork``) whose code is not accounted for.
+    Child Python processes record themselves (:mod:`amoskys.select.child_recorder`, loaded
+    by the ``sitecustomize.py`` installed beside this file): during each test
+    ``AMOSKYS_SELECT_CHILD`` names the test's token and ``<dir>/children-<pid>``; each
+    ``Popen._execute_child`` call is judged from its frame (the environment carries the
+    variable and a PYTHONPATH that reaches our ``sitecustomize``, no ``-I``/``-E``/``-S`` or
+    ``env``-like word). A test is *not* "spawned" when all its starts were such calls and
+    every child that wrote a "started" marker for its token also wrote a report that is not
+    "uncovered": the children's units (functions, and ``<module>`` pseudo-units for the
+    module-level code they ran) are added to the test's. A child still running when the test
+    ends (no report yet) keeps the test "spawned"; nothing waits for it. A process started
+    by a wider-scoped fixture keeps every test using it "spawned". Without the child module
+    beside this file every started process counts as unseen (as before).
 ``AMOSKYS_SELECT_FILE=<json>``
     ``{"known": [...], "keep": [...], "failures": [...], "new": true, "result": path}``: after
     every other plugin (``-m``, ``-k``) filtered the items, keep the items in ``keep`` plus
@@ -61,9 +73,17 @@ import sys
 import threading
 import time
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, FrozenSet, Generator, List, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, Generator, List, Optional, Set, Tuple
 
 import pytest
+
+_child: Any = None  # amoskys_select_child, when installed beside this file
+try:  # with our sitecustomize: children record themselves (else every process is unseen)
+    import importlib
+
+    _child = importlib.import_module("amoskys_select_child")
+except ImportError:  # pragma: no cover - not installed the way Amoskys installs it
+    pass
 
 ENV_RECORD = "AMOSKYS_SELECT_RECORD"
 ENV_SELECT = "AMOSKYS_SELECT_FILE"
@@ -74,6 +94,19 @@ _HERE = os.path.normcase(os.path.abspath(__file__))
 _SKIP_PARTS = frozenset({"site-packages", "dist-packages", ".amoskys", ".tox", ".nox", ".venv"})
 _RECORDER_ATTR = "_amoskys_select_recorder"
 _CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: set for functions, not module or class bodies
+CHILDREN = "children"  # the record folder's sub-folder for child processes' markers and reports
+
+
+def _children_supported() -> bool:
+    """Whether child processes can record themselves: ``amoskys_select_child`` and our
+    ``sitecustomize`` lie in this file's folder (the one on the tests' PYTHONPATH)."""
+    if _child is None:
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    mine = os.path.dirname(os.path.abspath(_child.__file__))
+    return os.path.normcase(here) == os.path.normcase(mine) and os.path.isfile(
+        os.path.join(here, "sitecustomize.py")
+    )
 
 
 def _warn(folder: Optional[str], message: str) -> None:
@@ -95,6 +128,7 @@ def _warn(folder: Optional[str], message: str) -> None:
 
 
 Site = Callable[[CodeType, FrameType], None]  # told where code started outside any test
+Spawn = Callable[[FrameType], None]  # told of each Popen._execute_child call (its frame)
 
 
 class _MonitoringTracer:
@@ -116,7 +150,13 @@ class _MonitoringTracer:
     each code object, so the recorder can say which module's import ran it.
     """
 
-    def __init__(self, site: Site, watched: Callable[[CodeType], bool]) -> None:
+    def __init__(
+        self,
+        site: Site,
+        watched: Callable[[CodeType], bool],
+        spawn: Spawn,
+        execute_child: Optional[CodeType],
+    ) -> None:
         monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
         self.codes: Set[CodeType] = set()
         self._monitoring = monitoring
@@ -141,12 +181,17 @@ class _MonitoringTracer:
                 self._watching.add(code)
                 set_local(recording, code, local)
                 self.codes.add(code)
-                if not self._inside:
+                if code is execute_child:
+                    spawn(getframe(1))
+                elif not self._inside:
                     site(code, getframe(1))
             return disable
 
         def recorded(code: CodeType, offset: int) -> Any:
             self.codes.add(code)
+            if code is execute_child:  # rare: each call is judged, so it stays enabled
+                spawn(getframe(1))
+                return None
             self._off.add(code)
             if not self._inside:
                 site(code, getframe(1))
@@ -200,9 +245,11 @@ class _MonitoringTracer:
 class _TraceTracer:
     """3.11: a global trace (or profile) function that notes each call's code object."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, spawn: Spawn, execute_child: Optional[CodeType]) -> None:
         self.codes: Set[CodeType] = set()
         self._site = site
+        self._spawn = spawn
+        self._execute_child = execute_child
         self._inside = False
         self._known: Set[CodeType] = set()  # reported outside tests since the last re-arm
         # coverage.py (or a debugger) owns sys.settrace: use the profile hook beside it
@@ -224,22 +271,33 @@ class _TraceTracer:
                         site(code, frame)
 
             return outside
+        spawn = self._spawn
+        execute_child = self._execute_child
         if self._profile:
 
             def profile(frame: FrameType, event: str, arg: Any) -> None:
                 if event == "call":
-                    add(frame.f_code)
+                    code = frame.f_code
+                    add(code)
+                    if code is execute_child:
+                        spawn(frame)
 
             return profile
 
         def trace(frame: FrameType, event: str, arg: Any) -> None:
-            add(frame.f_code)  # a global trace function only sees "call"; None: no line events
+            code = frame.f_code
+            add(code)  # a global trace function only sees "call"; None: no line events
+            if code is execute_child:
+                spawn(frame)
 
         return trace
 
     def _threads(self, frame: FrameType, event: str, arg: Any) -> None:
         if event == "call":
-            self.codes.add(frame.f_code)
+            code = frame.f_code
+            self.codes.add(code)
+            if code is self._execute_child and self._inside:
+                self._spawn(frame)
 
     def _install(self) -> None:
         if self._profile:
@@ -269,10 +327,12 @@ class _TraceTracer:
             threading.settrace(None)
 
 
-def _new_tracer(site: Site, watched: Callable[[CodeType], bool]) -> Any:
+def _new_tracer(
+    site: Site, watched: Callable[[CodeType], bool], spawn: Spawn, execute_child: Optional[CodeType]
+) -> Any:
     if hasattr(sys, "monitoring"):
-        return _MonitoringTracer(site, watched)
-    return _TraceTracer(site)
+        return _MonitoringTracer(site, watched, spawn, execute_child)
+    return _TraceTracer(site, spawn, execute_child)
 
 
 def _spawn_codes() -> FrozenSet[CodeType]:
@@ -285,13 +345,19 @@ def _spawn_codes() -> FrozenSet[CodeType]:
     found.append(getattr(subprocess.Popen, "_execute_child", None))
     for name in ("execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "popen"):
         found.append(getattr(os, name, None))
-    for module in ("pty", "multiprocessing.popen_fork", "multiprocessing.popen_spawn_posix"):
+    for module in (
+        "pty",
+        "multiprocessing.popen_fork",
+        "multiprocessing.popen_spawn_posix",
+        "multiprocessing.popen_forkserver",
+    ):
         try:
             loaded = __import__(module, fromlist=["_"])
         except Exception:  # nosec B112 - not on this platform
             continue
         found.append(getattr(getattr(loaded, "Popen", None), "_launch", None))
         found.append(getattr(loaded, "spawn", None))
+        found.append(getattr(loaded, "fork", None))
     return frozenset(f.__code__ for f in found if hasattr(f, "__code__"))
 
 
@@ -352,7 +418,33 @@ class Recorder:
         )
         self._outcome: Dict[str, str] = {}
         self._duration: Dict[str, float] = {}
-        self.tracer = _new_tracer(self.site, self.watched)  # last: it may call back at once
+        self.children: Optional[str] = None  # where children report, when they can
+        self._tag = ""
+        self._number = 0
+        self._previous: Optional[str] = None
+        self._spawn_calls = 0
+        self._uncovered: Optional[str] = None
+        self.child_units: Dict[str, List[List[Any]]] = {}  # nodeid -> its children's units
+        self._known_places: Optional[Tuple[int, Dict[str, str]]] = None
+        if _children_supported():
+            # one folder per pytest process: a pytest that a test starts (inheriting the
+            # record variable) must not overwrite the root this one's children read
+            children = os.path.join(folder, "%s-%d" % (CHILDREN, os.getpid()))
+            os.makedirs(children, exist_ok=True)
+            with open(os.path.join(children, _child.ROOT_FILE), "w", encoding="utf-8") as out:
+                out.write(self.root)
+            self.children = children
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=self._forked)
+        import subprocess  # nosec B404 - only to recognise its code object
+
+        execute_child = getattr(subprocess.Popen, "_execute_child", None)
+        self._execute_child = getattr(execute_child, "__code__", None)
+        # os.popen starts its process through Popen: the call there is judged
+        self._judged = {self._execute_child, getattr(os.popen, "__code__", None)}
+        self.tracer = _new_tracer(  # last: it may call back at once
+            self.site, self.watched, self.spawn_seen, self._execute_child
+        )
 
     def watched(self, code: CodeType) -> bool:
         """Whether a tracer must report ``code``: the project's code, or a function that
@@ -401,11 +493,74 @@ class Recorder:
 
     def begin_test(self) -> None:
         self.outside |= self.tracer.switch(True)
+        self._spawn_calls = 0
+        self._uncovered = None
+        if self.children is not None:
+            self._number += 1
+            self._tag = "%d_%d" % (os.getpid(), self._number)
+            self._previous = os.environ.get(_child.ENV_CHILD)
+            os.environ[_child.ENV_CHILD] = _child.child_value(self._tag, self.children)
         self._in_test = True
+
+    def spawn_seen(self, frame: FrameType) -> None:
+        """A ``Popen._execute_child`` call: judge whether its process records itself."""
+        if not self._in_test:
+            return
+        self._spawn_calls += 1
+        if self._uncovered is not None:
+            return
+        if self.children is None:
+            self._uncovered = "child processes are not recorded here"
+            return
+        try:
+            value = _child.child_value(self._tag, self.children)
+            here = os.path.dirname(os.path.abspath(__file__))
+            self._uncovered = _child.spawn_uncovered(frame.f_locals, value, here, os.environ)
+        except Exception as error:
+            self._uncovered = "cannot be judged (%s)" % type(error).__name__
+
+    def _places(self) -> Dict[str, str]:
+        """Where the project's top-level packages live (for the children's imports); kept
+        while ``sys.modules`` does not grow."""
+        count = len(sys.modules)
+        if self._known_places is None or self._known_places[0] != count:
+            self._known_places = (count, _child.project_places(self.root, sys.modules))
+        return self._known_places[1]
+
+    def _forked(self) -> None:
+        """``os.fork`` during a test (unseen otherwise): a marker that nothing reports."""
+        try:
+            if self._in_test and self.children is not None:
+                name = "%s.%d.fork%s" % (self._tag, os.getpid(), _child.STARTED)
+                with open(os.path.join(self.children, name), "w", encoding="utf-8"):
+                    pass
+        except Exception:  # nosec B110 - in a forked child: never raise
+            pass
+
+    def _spawned(self, own: Set[CodeType], extra: bool) -> Tuple[bool, List[List[Any]]]:
+        """Whether the test's processes ran code out of sight, and the units its children
+        recorded (see the module docstring)."""
+        if self.children is None:
+            return bool(own) or extra, []
+        if self._previous is None:
+            os.environ.pop(_child.ENV_CHILD, None)
+        else:
+            os.environ[_child.ENV_CHILD] = self._previous
+        why, units, _started = _child.collect(self.children, self._tag, self._places)
+        spawned = (
+            extra  # a wider-scoped fixture's process: its children reported to one test
+            or bool(own - self._judged)  # os.exec*, pty, multiprocessing...
+            or (bool(own) and self._spawn_calls == 0)
+            or self._uncovered is not None
+            or why is not None
+        )
+        return spawned, ([] if spawned else units)
 
     def end_test(self, item: pytest.Item) -> None:
         codes = self.tracer.switch(False)
         self._in_test = False
+        own = codes.intersection(self._spawns)
+        extra_spawn = False
         info = getattr(item, "_fixtureinfo", None)
         definitions = getattr(info, "name2fixturedefs", {}) or {}
         for name in getattr(item, "fixturenames", ()):
@@ -413,6 +568,8 @@ class Recorder:
                 extra = self.fixtures.get(id(fixturedef))
                 if extra:
                     codes |= extra
+                    extra_spawn = extra_spawn or not extra.isdisjoint(self._spawns)
+        spawned, child_units = self._spawned(own, extra_spawn)
         where = getattr(item, "path", None)  # no item.fspath: -p no:legacypath removes it
         path = (self.relative(str(where)) if where else None) or item.nodeid.split("::")[0]
         nodeid = item.nodeid
@@ -421,8 +578,10 @@ class Recorder:
             codes,
             self._duration.pop(nodeid, 0.0),
             self._outcome.pop(nodeid, "passed"),
-            not codes.isdisjoint(self._spawns),  # started a process: its code is unseen
+            spawned,  # started a process whose code is unseen
         ]
+        if child_units:
+            self.child_units[nodeid] = child_units
 
     def report(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
@@ -507,9 +666,21 @@ class Recorder:
             units.append([path, qualname, code.co_firstlineno, last, sorted(set(code.co_names))])
             return index[code]
 
+        from_children: Dict[Tuple[str, str, int], int] = {}
+
+        def child_unit(row: List[Any]) -> int:
+            key = (str(row[0]), str(row[1]), int(row[2]))
+            found = from_children.get(key)
+            if found is None:
+                found = from_children[key] = len(units)
+                units.append([key[0], key[1], key[2], int(row[3]), sorted(map(str, row[4]))])
+            return found
+
         tests = []
         for nodeid, (path, codes, duration, outcome, spawned) in self.tests.items():
-            ids = sorted({u for u in map(unit_of, codes) if u is not None})
+            found = {u for u in map(unit_of, codes) if u is not None}
+            found.update(map(child_unit, self.child_units.get(nodeid, ())))
+            ids = sorted(found)
             tests.append([nodeid, path, ids, round(duration, 6), outcome, int(spawned)])
         outside = sorted({u for u in map(unit_of, self.outside) if u is not None})
         sites = []

@@ -35,6 +35,7 @@ from amoskys.run.process import ProcessResult, output_of, run_process
 from amoskys.select.testmap import TestMap
 
 PLUGIN_MODULE = "amoskys_select_plugin"
+CHILD_MODULE = "amoskys_select_child"
 PROBE_MODULE = "amoskys_pytest_probe"
 FAILURES_FILE = "select-failures.json"
 #: The recorder plugin's ``interpreter_id()``, printed by the interpreter that runs the tests.
@@ -159,7 +160,16 @@ def install_plugins(folder: Path) -> Path:
     package = Path(__file__).resolve().parents[1]
     shutil.copyfile(package / "collect" / "pytest_probe.py", where / f"{PROBE_MODULE}.py")
     shutil.copyfile(package / "select" / "recorder_plugin.py", where / f"{PLUGIN_MODULE}.py")
+    install_child_recorder(where)
     return where
+
+
+def install_child_recorder(where: Path) -> None:
+    """Beside the select plugin: what lets a test's child Python processes record themselves
+    (:mod:`amoskys.select.child_recorder`, loaded by our ``sitecustomize``)."""
+    package = Path(__file__).resolve().parent
+    shutil.copyfile(package / "child_recorder.py", where / f"{CHILD_MODULE}.py")
+    shutil.copyfile(package / "site_hook.py", where / "sitecustomize.py")
 
 
 def shard(tests: Sequence[str], durations: Mapping[str, float], count: int) -> list[list[str]]:
@@ -313,7 +323,8 @@ def run_pytest(
     env = {**os.environ, **(extra_env or {})}
     for name in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG"):
         env.pop(name, None)  # we measure coverage ourselves (see checks.commands.run_tests)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(plugins)) if p)
+    # first: our sitecustomize (which loads the one it shadows) must be the one children find
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugins), env.get("PYTHONPATH")) if p)
     addopts = env.get("PYTEST_ADDOPTS", "")
     env["PYTEST_ADDOPTS"] = f"{addopts} -p {PROBE_MODULE} -p {PLUGIN_MODULE}".strip()
     env["AMOSKYS_REPORT_DIR"] = str(reports)

@@ -21,8 +21,14 @@ Pure: the map, the changed files and the settings in, a :class:`Selection` out. 
   file whose import ran it (parametrize data), or a module-level change of the source file
   that ran it, or - when the map does not say where - of its own file with every name.
 * In a changed **test file**: its tests whose code changed, all its tests for a module-level
-  change that is not only added functions. Tests that **started a process** (their code is
-  not traced) run on any change of a non-test Python file. Tests that **failed** when the map
+  change that is not only added functions. Tests that **started a process** whose code is
+  not accounted for run on any change of a non-test Python file. A test's **child Python
+  processes** that record themselves (every process it started is covered: see
+  :mod:`amoskys.select.child_recorder`) are not such a start: what they ran is in the test's
+  units, functions as usual and, per file whose module-level code a child ran, a pseudo-unit
+  ``<module>`` (line 0, its names: what that module code reads). It is reached by the
+  module-level rules ("ran code of <file>", "reads a changed name") and never by a function
+  change (no function is called ``<module>``). Tests that **failed** when the map
   was recorded or recently always run; **new** tests (not in the map) are kept by the plugin.
 * Tests that were **skipped** when recorded ran little or no code, but their skip condition
   (``skipif(WIN)``) was computed at import time: they run on a module-level change of a

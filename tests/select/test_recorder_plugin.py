@@ -156,8 +156,8 @@ import subprocess
 import sys
 
 
-def test_spawns():
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+def test_spawns():  # without the variable that lets the child record itself
+    subprocess.run([sys.executable, "-c", "pass"], check=True, env={})
 """
 
 
