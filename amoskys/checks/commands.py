@@ -520,8 +520,12 @@ def _run_pytest(
         **flaky_summary(results, quarantine, settings.flaky.quarantine),
     )
     notes.extend(f"{w.path}: {w.message}" for w in [*warnings, *more])
-    if done.partial and not results and all(c in (0, NO_TESTS) for c in done.exit_codes):
-        return _no_test_needed(settings, plan.summary, notes, today)
+    if done.partial and all(c in (0, NO_TESTS) for c in done.exit_codes):
+        if not results:
+            return _no_test_needed(settings, plan.summary, notes, today)
+        if all(outcome == "skipped" for outcome in outcomes):  # skip conditions still hold
+            count = f"the {len(outcomes)} selected test{'s were' if len(outcomes) > 1 else ' was'}"
+            return _no_test_needed(settings, f"{plan.summary}; {count} skipped", notes, today)
     for code in done.exit_codes:
         if code not in (0, 1) and not results:
             notes.append(f"pytest exited with {code} before reporting any test")

@@ -169,6 +169,15 @@ def test_a_skipped_test_waits_for_a_change_that_may_lift_its_skip(make_repo: Any
     assert "test_fast SKIPPED" not in out and "2 of 5 tests" in out, out
     assert "test_fast: not selected, it was skipped when recorded" in out, out
 
+    # a module-level change that keeps the skip: the selection's only test skips, and a
+    # selection whose tests all skip passes (a whole suite that skips fails: "no test ran")
+    edit(root, "pkg/mod.py", "return b + a", "return a + b")
+    edit(root, "pkg/fast.py", "FAST = False", "FAST = False\nSPARE = 1")
+    code, out, ran = amoskys_test(root, "--select", "affected")
+    assert code == 0 and "test_fast SKIPPED" in out and "1 of 5 tests" in out, out
+    assert "the 1 selected test was skipped" in out, out
+    edit(root, "pkg/fast.py", "FAST = False\nSPARE = 1", "FAST = False")
+
     edit(
         root,
         "pkg/fast.py",
