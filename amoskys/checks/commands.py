@@ -373,6 +373,7 @@ def run_tests(
     of the checked-out commit, and ``options.select == "affected"`` runs only the tests the
     change since the newest mapped commit can affect (see :mod:`amoskys.select.runner`).
     """
+    from amoskys.run.installed import installed_digest
     from amoskys.select.mapstore import head_commit, latest_map
     from amoskys.select.runner import SelectOptions, interpreter_of, make_plan, read_failures
     from amoskys.store.quick import QuickReader, open_quick
@@ -395,10 +396,11 @@ def run_tests(
     try:
         failures = read_failures(state_dir)
         m = None
-        interpreter = ""
+        interpreter = installed = ""
         source = reader or store
         if source is not None:
             interpreter = interpreter_of(python, settings.root, state_dir=state_dir)
+            installed = installed_digest(python, os.environ)
             failures += source.recent_test_failures()
             m = latest_map(source, settings.root, interpreter)
         plan = make_plan(
@@ -408,6 +410,7 @@ def run_tests(
             interpreter=interpreter,
             failures=failures,
             show=show,
+            installed=installed,
         )
         if source is not None:
             show(f"amoskys: {plan.summary}")
@@ -429,6 +432,7 @@ def run_tests(
             store=store,
             commit=commit,
             interpreter=interpreter,
+            installed=installed,
             state_dir=state_dir,
             notes=notes,
             show=show,
@@ -451,6 +455,7 @@ def _run_pytest(
     store: Store | None,
     commit: str | None,
     interpreter: str,
+    installed: str,
     state_dir: Path | None,
     notes: list[str],
     show: Callable[[str], None],
@@ -494,7 +499,12 @@ def _run_pytest(
         if raw is not None and commit is not None and all(c in (0, 1) for c in done.exit_codes):
             try:
                 recorded = record_map(
-                    store, raw, commit=commit, interpreter=interpreter, dirty=dirty
+                    store,
+                    raw,
+                    commit=commit,
+                    interpreter=interpreter,
+                    dirty=dirty,
+                    installed=installed,
                 )
             except AmoskysError as error:  # the tests ran: their verdict stands
                 recorded = None

@@ -114,3 +114,14 @@ def shim_installs(selection: Sequence[str], env: Mapping[str, str]) -> list[str]
         if python.exists():
             found.extend(installed(python, env))
     return found
+
+
+def installed_digest(python: str, env: Mapping[str, str]) -> str:
+    """One digest of :func:`installed` for ``python``; empty when it tells nothing: a shim
+    (what it starts is not known here) or no site folder found."""
+    if Path(python).parent.name == "shims":
+        return ""
+    found = installed(Path(python), env)
+    if not found:
+        return ""
+    return hashlib.sha256("\n".join(found).encode("utf-8", "surrogateescape")).hexdigest()

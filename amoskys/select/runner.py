@@ -247,6 +247,7 @@ def make_plan(
     show: Callable[[str], None],
     run_all_globs: Sequence[str] = (),
     run_all: str | None = None,
+    installed: str = "",
 ) -> Plan:
     """Decide what runs: everything (recording), a selection, or nothing.
 
@@ -270,7 +271,7 @@ def make_plan(
     if run_all_globs:
         extra = (*settings.extra_run_all_globs, *run_all_globs)
         settings = dataclasses.replace(settings, extra_run_all_globs=extra)
-    selection = select_tests(m, changes, settings, interpreter, failures)
+    selection = select_tests(m, changes, settings, interpreter, failures, installed)
     for nodeid in options.explain:
         show(f"amoskys: {selection.explain(nodeid)}")
     if selection.run_all is not None:
@@ -484,6 +485,7 @@ def record_map(
     commit: str,
     interpreter: str,
     dirty: Mapping[str, str],
+    installed: str = "",
 ) -> TestMap | None:
     """Merge the plugin's files into one map and store it; None when nothing was recorded.
     A damaged raw file stores no map at all (AmoskysError, which the caller shows as a note):
@@ -506,6 +508,7 @@ def record_map(
         ) from None
     if not m.tests:
         return None
+    m = dataclasses.replace(m, installed=installed)
     save_map(store, m)
     return m
 

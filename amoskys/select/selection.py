@@ -7,7 +7,9 @@ Pure: the map, the changed files and the settings in, a :class:`Selection` out. 
   sections of ``tox.ini``, ``setup.cfg`` and ``pyproject.toml``, compared by parsed content);
   requirements, constraints and lock files, ``setup.py`` and the dependency tables of
   ``pyproject.toml``/``setup.cfg``; a non-Python file under the package or test paths that
-  ``data`` globs do not declare; a deleted or renamed Python file; another interpreter.
+  ``data`` globs do not declare; a deleted or renamed Python file; another interpreter, or
+  other packages installed for it (``amoskys test``; a step's venv in ``amoskys run`` is
+  built from its requirement files, whose change already runs everything).
 * Otherwise select the tests that ran a **changed function** (or code nested in it: lambdas,
   comprehensions, inner functions). A changed default value or annotation counts as a change
   of that function (only its calls can see it).
@@ -336,6 +338,7 @@ def select_tests(
     settings: SelectSettings,
     interpreter: str,
     recent_failures: Sequence[str] = (),
+    installed: str = "",
 ) -> Selection:
     """Choose the recorded tests that ``changes`` can affect (see the module docstring)."""
     known = frozenset(m.tests)
@@ -357,6 +360,11 @@ def select_tests(
 
     if interpreter != m.interpreter:
         return everything(f"the interpreter changed (map: {m.interpreter}; now: {interpreter})")
+    if installed and m.installed and installed != m.installed:
+        return everything(
+            "the packages installed for the interpreter changed since the map was recorded"
+            " (pip install, upgrade or uninstall)"
+        )
     for change in changes:
         if change.unseen is not None:
             return everything(f"{change.path}: {change.unseen}")

@@ -87,6 +87,10 @@ class TestMap:
     early: frozenset[str] = frozenset()
     """Files imported before recording began (by an initial conftest on 3.11): which of their
     functions ran at import is unknown, so a change of any of them counts as one."""
+    installed: str = ""
+    """What was installed for the interpreter (:func:`amoskys.run.installed.installed_digest`);
+    empty when unknown (older maps, a shim): a map recorded against other packages cannot
+    say what a test runs now."""
 
 
 class MapFormatError(ValueError):
@@ -169,6 +173,7 @@ def map_to_json(m: TestMap) -> bytes:
         "import_sites": sites,
         "module_names": module_names,
         "early": sorted(m.early),
+        "installed": m.installed,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -214,6 +219,7 @@ def _load(data: bytes | str) -> TestMap:
                 paths[p]: frozenset(names[i] for i in ids) for p, ids in doc.get("module_names", ())
             },
             early=frozenset(doc.get("early", ())),
+            installed=str(doc.get("installed", "")),
         )
     except MapFormatError:
         raise

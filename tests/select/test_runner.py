@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess  # nosec B404 - the CLI runs as a user would run it
 import sys
 from pathlib import Path
@@ -297,6 +298,7 @@ def test_shards_are_balanced_by_duration_and_keep_the_order() -> None:
 
 IMPORT_MARK = """\
 import os
+import shutil
 import pathlib
 
 pathlib.Path("marks", os.path.basename(__file__)).write_text("imported")
@@ -433,3 +435,39 @@ def test_sigterm_stops_pytest_too(make_repo: Any, tmp_path: Path) -> None:
                 os.kill(int(marker.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_packages_installed_since_the_map_run_everything(make_repo: Any, tmp_path: Path) -> None:
+    """A package upgraded in the venv on PATH changes what the tests run, while no file of
+    the project changed: the map cannot say which tests it reaches, so every test runs."""
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    bin_dir = tmp_path / "venv" / "bin"
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(tmp_path / "venv")}, scheme="venv"))
+    ours = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    (site / "outer.pth").write_text("".join(f"{p}\n" for p in ours))  # pytest, the plugins
+
+    def install(version: int) -> None:
+        for old in site.glob("extpkg*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        (site / "extpkg.py").write_text(f"VALUE = {version}\n")
+        (site / f"extpkg-{version}.0.dist-info").mkdir()
+        (site / f"extpkg-{version}.0.dist-info" / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: extpkg\nVersion: {version}.0\n"
+        )
+
+    install(1)
+    uses = "import extpkg\n\n\ndef test_value():\n    assert extpkg.VALUE == 1\n"
+    root = make_repo({**PROJECT, "tests/test_ext.py": uses})
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(bin_dir.parent)}
+    code, out, ran = amoskys_cli(root, "test", "--select", "affected", "-v", env=env)
+    assert code == 0 and "test_value" in ran and "test map recorded" in out, out
+    code, out, ran = amoskys_cli(root, "test", "--select", "affected", "-v", env=env)
+    assert code == 0 and "nothing changed since the test map" in out, out
+
+    install(2)  # pip install --upgrade extpkg
+    code, out, ran = amoskys_cli(root, "test", "--select", "affected", "-v", env=env)
+    assert code == 1 and "test_value" in ran, out
+    assert "the packages installed for the interpreter changed" in out, out

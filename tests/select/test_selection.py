@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -400,6 +401,15 @@ def test_run_all_rules(change: FileChange, expected: str) -> None:
 def test_other_interpreter_runs_everything() -> None:
     sel = select_tests(_map(), [], SETTINGS, "3.13.0 /usr/bin/python3.13")
     assert sel.run_all is not None and "interpreter" in sel.run_all
+
+
+def test_other_installed_packages_run_everything_and_unknown_ones_do_not() -> None:
+    recorded = dataclasses.replace(_map(), installed="a" * 64)
+    sel = select_tests(recorded, [], SETTINGS, PY, installed="b" * 64)
+    assert sel.run_all is not None and "packages installed" in sel.run_all
+    for now, then in (("a" * 64, "a" * 64), ("", "a" * 64), ("b" * 64, "")):  # same, or unknown
+        same = select_tests(dataclasses.replace(_map(), installed=then), [], SETTINGS, PY, (), now)
+        assert same.run_all is None and same.tests == ()
 
 
 def test_run_all_orders_failures_first_then_shortest() -> None:

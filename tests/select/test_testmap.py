@@ -46,6 +46,7 @@ def _sample() -> TestMap:
         import_units=frozenset({2}),
         import_sites={2: frozenset({"tests/test_a.py", "src/pkg/conftest_like.py"})},
         module_names={"tests/test_a.py": frozenset({"MAX", "pytest"})},
+        installed="5e1f" * 16,
     )
 
 
@@ -59,6 +60,7 @@ def test_round_trip_keeps_everything() -> None:
     assert back.import_units == {2}
     assert back.import_sites == {2: {"tests/test_a.py", "src/pkg/conftest_like.py"}}
     assert back.module_names == {"tests/test_a.py": {"MAX", "pytest"}}
+    assert back.installed == "5e1f" * 16
     assert back.tests["tests/test_b.py::test_odd"].spawned is True
     assert back.tests["tests/test_a.py::test_one[1]"].spawned is False
 
