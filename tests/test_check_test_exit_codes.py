@@ -99,7 +99,10 @@ def test_a_crashed_process_of_a_split_run_fails_it_though_the_others_passed(
         settings, show=lambda _: None, state_dir=state, options=SelectOptions(workers=2)
     )
     assert outcome.tests is not None
-    assert outcome.tests.passed == 2 and outcome.tests.failed == 0  # test_b left no result
+    # test_b left no result; the other process's tests passed. Which shard test_b shares (by
+    # recorded durations, all near zero) and whether it runs first there varies, so one or
+    # two of the passing tests report.
+    assert outcome.tests.passed >= 1 and outcome.tests.failed == 0
     assert not outcome.passed, render_text(outcome)
     gate = outcome.verdict.gate("tests")
     assert gate is not None and "exit code -11" in gate.evidence
