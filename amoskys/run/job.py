@@ -38,7 +38,7 @@ from amoskys.run.commands import (
     step_summary_markdown,
 )
 from amoskys.run.diagnosis import failure_message, network_evidence
-from amoskys.run.masking import Masker
+from amoskys.run.masking import Masker, mask_file
 from amoskys.run.process import kill_process_group, run_process
 from amoskys.run.shells import shell_command, write_script
 from amoskys.run.transient import (
@@ -372,7 +372,10 @@ class LocalJobExecutor:
         for path in find_reports(state.workspace):
             if path.resolve() not in seen:
                 reports.append(path)
-        tests, metrics, more = collect_reports(reports, root=state.workspace)
+        tests, metrics, more = collect_reports(reports, root=state.workspace, mask=self.masker.mask)
+        for path in reports:  # the probe's reports stay under .amoskys/: no secret in them
+            if path.resolve().is_relative_to(self.settings.run_dir.resolve()):
+                mask_file(path, self.masker)
         warnings.extend(more)
         findings, extra = read_results(self.settings.results_file(state.inst))
         chosen = self._finish_selection(state)
@@ -547,8 +550,8 @@ class LocalJobExecutor:
         contexts = self._contexts(state, needs, env, inputs=inputs, steps=scope_steps)
         name = step.display_name
         try:
-            if step.name is not None:
-                name = interpolate(step.name, EvalContext(contexts))
+            if step.name is not None:  # shown, logged and stored: GitHub masks it too
+                name = self.masker.mask(interpolate(step.name, EvalContext(contexts)))
             condition = step.if_ if step.if_ is not None and step.if_.strip() else "success()"
             status = StatusState(failed=state.failed, cancelled=cancel.is_set())
             run_it = evaluate_condition(condition, EvalContext(contexts, status=status))
@@ -719,7 +722,29 @@ class LocalJobExecutor:
         files = self._file_commands(state)
         process_env = self._process_env(state, env, files)
         self._select(state, process_env, log)
+        if not cwd.is_dir():
+            return Status.FAILURE, None, f"working-directory {cwd} does not exist", {}
         script = write_script(script_text, shell, state.temp)
+        try:
+            return self._run_script(
+                state, script, shell, cwd, process_env, files, cancel, timeout, log
+            )
+        finally:
+            script.unlink(missing_ok=True)  # it may hold interpolated secrets
+
+    def _run_script(
+        self,
+        state: JobState,
+        script: Path,
+        shell: str | None,
+        cwd: Path,
+        process_env: dict[str, str],
+        files: dict[str, Path],
+        cancel: threading.Event,
+        timeout: float,
+        log: Callable[[str], None],
+    ) -> tuple[Status, int | None, str, dict[str, str]]:
+        """Run a written ``run:`` script to its end; apply its file commands."""
         argv = shell_command(shell, script, platform=sys.platform, env_path=process_env["PATH"])
         processor = CommandProcessor()
         recent: deque[str] = deque(maxlen=400)
@@ -736,8 +761,6 @@ class LocalJobExecutor:
             if outcome.display is not None:
                 log(outcome.display)
 
-        if not cwd.is_dir():
-            return Status.FAILURE, None, f"working-directory {cwd} does not exist", {}
         # A step that starts after the run was cancelled (``if: always()``) runs to its end.
         result = run_process(
             argv,
@@ -748,7 +771,6 @@ class LocalJobExecutor:
             masker=self.masker,
             cancel=None if cancel.is_set() else cancel,
         )
-        script.unlink(missing_ok=True)  # it may hold interpolated secrets
         state.process_groups.append(result.pid)
         outputs = self._apply_file_commands(state, files)
         if result.timed_out:

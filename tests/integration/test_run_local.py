@@ -594,6 +594,58 @@ jobs:
         assert form.encode() not in written, f"{form!r} was written under .amoskys/"
 
 
+def test_a_secret_in_a_step_name_a_test_failure_or_a_kept_script_is_masked(
+    make_repo: Repo,
+) -> None:
+    """The step's name, a failing test's message (the probe's JUnit XML and the history's
+    test rows) and a script left by a step that never started hold the secret too: GitHub
+    shows the name masked; none of it may reach a file name or a byte under .amoskys/."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  leak:
+    runs-on: ubuntu-latest
+    steps:
+      - name: deploy ${{ secrets.TOKEN }}
+        env: {TOKEN: "${{ secrets.TOKEN }}"}
+        run: python -m pytest -q -p no:cacheprovider tests
+      - if: always()
+        working-directory: missing
+        run: echo "${{ secrets.TOKEN }}"
+""",
+        **{
+            "tests/test_leak.py": (
+                "import os\n\n\ndef test_token():\n"
+                "    assert os.environ['TOKEN'] == 'expected'\n"
+            )
+        },
+    )
+    done = run_cli(root, "--keep", "--secret", f"TOKEN={SECRET}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "deploy ***" in done.stdout
+    files = [path for path in (root / ".amoskys").rglob("*")]
+    assert any(path.suffix == ".xml" for path in files), "the probe wrote no JUnit report"
+    escaped = SECRET.replace("&", "&amp;")  # as it sits in the JUnit XML
+    for path in files:
+        assert SECRET not in str(path), f"{path} names the secret"
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data, f"{path} holds the secret"
+            assert escaped.encode() not in data, f"{path} holds the secret, XML-escaped"
+    shown = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "runs", "show", "1", "--json"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "deploy ***" in shown.stdout and SECRET not in shown.stdout
+
+
 def test_a_step_that_cannot_reach_the_network_says_so(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
