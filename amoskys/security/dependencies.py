@@ -117,14 +117,16 @@ def _is_url_or_path(spec: str) -> bool:
 
 
 def pinned_version(requirement: Requirement) -> str | None:
-    """The version of an exact pin (``==1.2``, ``===1.2``); ``None`` for anything looser."""
-    specs = list(requirement.specifier)
-    if requirement.url or len(specs) != 1:
+    """The version of an exact pin (``==1.2``, ``===1.2``), also beside other bounds
+    (``==1.2,<2`` installs 1.2 all the same); ``None`` for anything looser."""
+    if requirement.url:
         return None
-    spec = specs[0]
-    if spec.operator not in ("==", "===") or spec.version.endswith("*"):
-        return None
-    return spec.version
+    exact = {
+        spec.version
+        for spec in requirement.specifier
+        if spec.operator in ("==", "===") and not spec.version.endswith("*")
+    }
+    return exact.pop() if len(exact) == 1 else None  # two different pins install nothing
 
 
 def read_requirements(
@@ -251,8 +253,8 @@ _LOCAL_SOURCES = ("editable", "virtual", "directory", "path")
 
 
 def read_lock(path: Path, root: Path, problems: list[Problem]) -> list[Package]:
-    """name/version of every locked package in ``uv.lock``, ``poetry.lock`` or ``pylock*.toml``
-    (the project's own local entries left out)."""
+    """name/version of every locked package in ``uv.lock``, ``poetry.lock``, ``pdm.lock`` or
+    ``pylock*.toml`` (the project's own local entries left out)."""
     shown = _relative(path, root)
     data, text = _load_toml(path, shown, problems)
     header = "packages" if path.name.startswith("pylock") else "package"
@@ -273,6 +275,8 @@ def read_lock(path: Path, root: Path, problems: list[Problem]) -> list[Package]:
                 continue
         if header == "packages" and "directory" in entry:
             continue
+        if path.name == "pdm.lock" and ("path" in entry or entry.get("editable") is True):
+            continue  # a local folder, not a release
         line = lines[index] if index < len(lines) else None
         packages.append(Package(name, version, shown, line))
     return packages
@@ -295,7 +299,7 @@ def project_dependencies(root: Path, problems: list[Problem] | None = None) -> l
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         found.extend(read_pyproject(pyproject, root, sink))
-    locks = [root / "uv.lock", root / "poetry.lock", root / "pylock.toml"]
+    locks = [root / "uv.lock", root / "poetry.lock", root / "pdm.lock", root / "pylock.toml"]
     locks += sorted(root.glob("pylock.*.toml"))
     for path in locks:
         if path.is_file():
