@@ -376,3 +376,17 @@ def test_flake8_that_stops_on_its_configuration_fails_the_style_gate(
     assert "reported nothing readable" in flake8.why
     assert not linted.passed
     assert not list((root / ".amoskys" / "cache" / "lint").glob("flake8-*.json"))
+
+
+def test_a_file_bandit_cannot_parse_fails_the_code_security_gate(make_repo: Repo) -> None:
+    """Bandit skips a file it cannot parse (a syntax error, or grammar newer than the Python
+    running it) and exits 0: code-security PASSED over code nothing had scanned."""
+    root = make_repo({**PROJECT, "pkg/danger.py": "def f(:\n    return eval(x)\n"})
+    settings = load_settings(root)
+    scanned = security_scan(settings, state_dir=ensure_state_dir(root), use_cache=True)
+    gate = next(g for g in scanned.verdict.gates if g.name == "code-security")
+    assert not gate.passed, gate
+    unscanned = [j for j in scanned.judged if j.finding.rule == "unscanned"]
+    assert [f.finding.file for f in unscanned] == ["pkg/danger.py"]
+    again = security_scan(settings, state_dir=ensure_state_dir(root), use_cache=True)
+    assert not next(g for g in again.verdict.gates if g.name == "code-security").passed
