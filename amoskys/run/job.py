@@ -549,17 +549,31 @@ class LocalJobExecutor:
         env: dict[str, str] = {**job_env, **state.env}
         contexts = self._contexts(state, needs, env, inputs=inputs, steps=scope_steps)
         name = step.display_name
-        try:
-            if step.name is not None:  # shown, logged and stored: GitHub masks it too
+        if step.name is not None:  # shown, logged and stored: GitHub masks it too
+            try:
                 name = self.masker.mask(interpolate(step.name, EvalContext(contexts)))
+            except ExpressionError:
+                pass  # GitHub's runner keeps the default name; the step is not failed for it
+        try:
             condition = step.if_ if step.if_ is not None and step.if_.strip() else "success()"
             status = StatusState(failed=state.failed, cancelled=cancel.is_set())
             run_it = evaluate_condition(condition, EvalContext(contexts, status=status))
             if time.monotonic() >= deadline and run_it:
                 run_it = False
         except ExpressionError as err:
+            # GitHub's runner fails such a step outright: continue-on-error is applied only
+            # to a step that ran
             return self._finish_step(
-                state, step, index, name, Status.FAILURE, None, time.time(), str(err), scope_steps
+                state,
+                step,
+                index,
+                name,
+                Status.FAILURE,
+                None,
+                time.time(),
+                self.masker.mask(str(err)),
+                scope_steps,
+                may_continue=False,
             )
         if not run_it:
             return self._finish_step(
@@ -613,9 +627,14 @@ class LocalJobExecutor:
         *,
         outputs: Mapping[str, str] | None = None,
         contexts: dict[str, Any] | None = None,
+        may_continue: bool = True,
     ) -> StepRun:
         conclusion = outcome
-        if outcome.is_failure and continue_on_error(step.continue_on_error, contexts or {}):
+        if (
+            may_continue
+            and outcome.is_failure
+            and continue_on_error(step.continue_on_error, contexts or {})
+        ):
             conclusion = Status.SUCCESS
         if conclusion.is_failure:
             state.failed = True

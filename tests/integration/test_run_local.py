@@ -334,6 +334,39 @@ jobs:
     assert "failed (continue-on-error)" in out
 
 
+def test_a_step_whose_if_cannot_be_evaluated_fails_despite_continue_on_error(
+    make_repo: Repo,
+) -> None:
+    """GitHub's runner fails a step whose ``if:`` errors without looking at its
+    continue-on-error (that fix-up is applied only to a step that ran); Amoskys applied it and
+    the job passed. A timed-out step that continues on error still passes, as on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  broken-if:
+    runs-on: ubuntu-latest
+    steps:
+      - continue-on-error: true
+        if: ${{ fromJSON('{not json') }}
+        run: echo never
+      - if: always()
+        run: echo "after ${{ job.status }}"
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - continue-on-error: true
+        timeout-minutes: 0.01
+        run: sleep 5
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "after failure" in done.stdout
+    assert "[broken-if] failed" in done.stdout and "[slow] passed" in done.stdout
+
+
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
