@@ -288,7 +288,7 @@ class LocalJobExecutor:
                 "environment": "self-hosted",
                 "debug": "",
             },
-            "secrets": dict(self.settings.secrets),
+            "secrets": self._secrets(inst),
             "strategy": {
                 "fail-fast": inst.fail_fast,
                 "job-index": inst.strategy_index,
@@ -299,6 +299,27 @@ class LocalJobExecutor:
             "needs": dict(needs),
             "inputs": dict(inst.inputs if inputs is None else inputs),
         }
+
+    def _secrets(self, inst: JobInstance) -> dict[str, str]:
+        """The secrets a job sees: all of the run's at top level; in a called workflow only
+        what each call passed (``secrets: inherit`` or by name), and GITHUB_TOKEN."""
+        secrets = dict(self.settings.secrets)
+        for passed in inst.secret_calls:
+            if passed == "inherit":
+                continue
+            given: dict[str, str] = {}
+            if isinstance(passed, Mapping):
+                context = EvalContext(contexts={"secrets": secrets, "vars": self.settings.vars})
+                for name, template in passed.items():
+                    try:
+                        value = evaluate_value(str(template), context)
+                    except ExpressionError:
+                        value = ""
+                    given[name] = to_display_string(value)
+            if "GITHUB_TOKEN" in secrets:
+                given.setdefault("GITHUB_TOKEN", secrets["GITHUB_TOKEN"])
+            secrets = given
+        return secrets
 
     def _status(self, state: JobState, cancel: threading.Event) -> StatusState:
         return StatusState(failed=state.failed, cancelled=cancel.is_set())

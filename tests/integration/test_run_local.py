@@ -367,6 +367,59 @@ jobs:
     assert "[broken-if] failed" in done.stdout and "[slow] passed" in done.stdout
 
 
+CALLED_NEEDS_TOKEN = """
+on:
+  workflow_call:
+    secrets:
+      DEPLOY_TOKEN: {required: false}
+      RENAMED: {required: false}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "token=${#DEPLOY_TOKEN} renamed=${#RENAMED} other=${#OTHER}"
+          test -n "$DEPLOY_TOKEN"
+        env:
+          DEPLOY_TOKEN: ${{ secrets.DEPLOY_TOKEN }}
+          RENAMED: ${{ secrets.RENAMED }}
+          OTHER: ${{ secrets.OTHER }}
+"""
+
+
+def test_a_called_workflow_sees_only_the_secrets_its_caller_passes(make_repo: Repo) -> None:
+    """GitHub gives a called workflow no secret unless the caller passes it (``secrets:``
+    by name, or ``secrets: inherit``); Amoskys gave every job every secret, so a call that
+    forgot to pass its token PASSED here and fails on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  forgot:
+    uses: ./.github/workflows/called.yml
+  named:
+    uses: ./.github/workflows/called.yml
+    secrets:
+      DEPLOY_TOKEN: ${{ secrets.OTHER }}
+      RENAMED: ${{ secrets.DEPLOY_TOKEN }}
+  inherited:
+    uses: ./.github/workflows/called.yml
+    secrets: inherit
+""",
+        **{".github/workflows/called.yml": CALLED_NEEDS_TOKEN},
+    )
+    done = run_cli(
+        root, "--secret", "DEPLOY_TOKEN=deploy-secret-1", "--secret", "OTHER=other-secret-222"
+    )
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "[forgot / deploy/Run echo" in out and "token=0 renamed=0 other=0" in out
+    assert "[forgot / deploy] failed" in out
+    assert "token=16 renamed=15 other=0" in out and "[named / deploy] passed" in out
+    assert "token=15 renamed=0 other=16" in out and "[inherited / deploy] passed" in out
+
+
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
