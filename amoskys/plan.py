@@ -140,6 +140,9 @@ class JobInstance:
     # The ``secrets:`` of each call that leads to this job, outermost first: "inherit" or a
     # mapping of names to templates over the caller's secrets (a missing one passes none)
     secret_calls: tuple[Mapping[str, Any] | str, ...] = ()
+    # ``on.workflow_call.outputs`` of each call that leads to this job, by the calling job's
+    # id ("lint", "lint/inner"): output name -> expression over that workflow's ``jobs``
+    call_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -209,6 +212,7 @@ class _Scope:
     contexts: Mapping[str, Any]
     outer_needs_keys: tuple[str, ...] = ()
     secret_calls: tuple[Mapping[str, Any] | str, ...] = ()
+    call_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _eval(value: Any, contexts: Mapping[str, Any], where: Location, what: str) -> Any:
@@ -428,6 +432,7 @@ def _plan_scope(
                     caller=scope.key_prefix[:-1] if scope.id_prefix else None,
                     inputs=dict(scope.contexts.get("inputs", {})),
                     secret_calls=scope.secret_calls,
+                    call_outputs=scope.call_outputs,
                 )
             )
             job_keys.append(key)
@@ -490,6 +495,11 @@ def _plan_call(
         contexts=contexts,
         outer_needs_keys=needs_keys,
         secret_calls=(*scope.secret_calls, job.secrets if job.secrets is not None else {}),
+        call_outputs={
+            **scope.call_outputs,
+            scope.id_prefix
+            + job.id: {o.name: o.value for o in (call_trigger.outputs if call_trigger else ())},
+        },
     )
     keys_of = _plan_scope(inner, runner, load_reusable, out, depth + 1)
     return [k for keys in keys_of.values() for k in keys]

@@ -420,6 +420,69 @@ jobs:
     assert "token=15 renamed=0 other=16" in out and "[inherited / deploy] passed" in out
 
 
+def test_a_called_workflows_outputs_reach_the_jobs_that_need_its_caller(make_repo: Repo) -> None:
+    """``needs.<caller>.outputs`` are the ``on.workflow_call.outputs`` of the called workflow
+    (expressions over its ``jobs``), also through a nested call; they were empty, so a check
+    like ``test -z "${{ needs.lint.outputs.errors }}"`` PASSED here and fails on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  lint:
+    uses: ./.github/workflows/lint.yml
+  gate:
+    needs: lint
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "errors=[${{ needs.lint.outputs.errors }}] nested=[${{ needs.lint.outputs.deep }}]"
+          echo "inner name=[${{ needs.lint.outputs.count }}]"
+          test -z "${{ needs.lint.outputs.errors }}"
+""",
+        **{
+            ".github/workflows/lint.yml": """
+on:
+  workflow_call:
+    outputs:
+      errors:
+        value: ${{ jobs.check.outputs.found }}
+      deep:
+        value: ${{ jobs.inner.outputs.level }}-${{ jobs.check.result }}
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    outputs:
+      found: ${{ steps.s.outputs.found }}
+      count: "2"
+    steps:
+      - id: s
+        run: echo "found=E501 line too long" >> "$GITHUB_OUTPUT"
+  inner:
+    uses: ./.github/workflows/inner.yml
+""",
+            ".github/workflows/inner.yml": """
+on:
+  workflow_call:
+    outputs:
+      level:
+        value: ${{ jobs.leaf.outputs.v }}
+jobs:
+  leaf:
+    runs-on: ubuntu-latest
+    outputs:
+      v: two
+    steps: [{run: 'true'}]
+""",
+        },
+    )
+    done = run_cli(root)
+    out = done.stdout
+    assert "errors=[E501 line too long] nested=[two-success]" in out, out + done.stderr
+    assert "inner name=[]" in out  # a job's own output is not an output of the workflow
+    assert done.returncode == 1 and "[gate] failed" in out
+
+
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
