@@ -365,7 +365,10 @@ class LocalJobExecutor:
             if not self.settings.keep:
                 remove_workspace(workspace)
                 remove_workspace(temp)  # RUNNER_TEMP is emptied at the end of a job
-        outputs = self._job_outputs(state, needs) if status is Status.SUCCESS else {}
+        outputs, output_error = self._job_outputs(state, needs)
+        if output_error and not status.is_failure:
+            status, reason = Status.FAILURE, output_error
+            self.reporter.step_line(inst, "complete job", output_error)
         conclusion = status
         if status.is_failure and continue_on_error(
             inst.job.continue_on_error, self._contexts(state, needs, {})
@@ -474,15 +477,26 @@ class LocalJobExecutor:
             warning = f"amoskys: warning: job summary not written: {err}"
             self.reporter.step_line(state.inst, "test selection", warning)
 
-    def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
+    def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+        """The job's outputs and why they could not be evaluated ("" when they could).
+
+        As GitHub's runner does when a job completes, whatever its result: an output that holds
+        a secret is skipped (not passed on masked), and one that does not evaluate fails the
+        job.
+        """
         contexts = self._contexts(state, needs, state.env)
         result: dict[str, str] = {}
         for name, template in state.inst.job.outputs.items():
             try:
-                result[name] = self.masker.mask(interpolate(template, EvalContext(contexts)))
-            except ExpressionError:
-                result[name] = ""
-        return result
+                value = interpolate(template, EvalContext(contexts))
+            except ExpressionError as err:
+                return {}, self.masker.mask(f"job output '{name}' cannot be evaluated: {err}")
+            if value and self.masker.mask(value) != value:
+                note = f"warning: output '{name}' is skipped: it may contain a secret"
+                self.reporter.step_line(state.inst, "complete job", note)
+            elif value:
+                result[name] = value
+        return result, ""
 
     def _base_env(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         """Workflow env < job env, evaluated."""

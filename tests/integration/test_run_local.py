@@ -483,6 +483,59 @@ jobs:
     assert done.returncode == 1 and "[gate] failed" in out
 
 
+def test_job_outputs_are_set_as_githubs_runner_sets_them(make_repo: Repo) -> None:
+    """The runner evaluates job outputs when the job ends, failed or not; skips an output that
+    holds a secret (it is not passed on as '***'); and fails the job when one cannot be
+    evaluated. Amoskys passed '***' on (a ``test -n`` of it PASSED here and fails on
+    GitHub), ignored the error (the job PASSED) and dropped a failed job's outputs."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  leaky:
+    runs-on: ubuntu-latest
+    outputs:
+      token: ${{ secrets.TOKEN }}
+      plain: visible
+    steps: [{run: 'true'}]
+  uses-it:
+    needs: leaky
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "token=[${{ needs.leaky.outputs.token }}] plain=[${{ needs.leaky.outputs.plain }}]"
+          test -n "${{ needs.leaky.outputs.token }}"
+  bad-output:
+    runs-on: ubuntu-latest
+    outputs:
+      parsed: ${{ fromJSON(steps.s.outputs.json).x }}
+    steps:
+      - id: s
+        run: echo 'json={not json' >> "$GITHUB_OUTPUT"
+  failed:
+    runs-on: ubuntu-latest
+    outputs:
+      stage: ${{ steps.s.outputs.stage }}
+    steps:
+      - id: s
+        run: echo "stage=compile" >> "$GITHUB_OUTPUT"
+      - run: exit 1
+  report:
+    needs: failed
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: 'echo "failed at [${{ needs.failed.outputs.stage }}]"'}]
+""",
+    )
+    done = run_cli(root, "--secret", f"TOKEN={SECRET}")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "token=[] plain=[visible]" in out and "[uses-it] failed" in out
+    assert "[bad-output] failed" in out
+    assert "failed at [compile]" in out
+
+
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
