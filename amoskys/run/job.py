@@ -357,7 +357,7 @@ class LocalJobExecutor:
             status, reason = self._run_steps(state, needs, cancel, steps)
             self._collect(state)
         except AmoskysError as err:
-            status, reason = Status.FAILURE, str(err)
+            status, reason = Status.FAILURE, self.masker.mask(str(err))
             self.reporter.step_line(inst, "set up job", self.masker.mask(reason))
         finally:
             for pgid in state.process_groups:  # orphans a step left behind, as GitHub cleans up
