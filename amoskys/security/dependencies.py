@@ -290,8 +290,9 @@ def project_dependencies(root: Path, problems: list[Problem] | None = None) -> l
     sink: list[Problem] = [] if problems is None else problems
     found: list[Package] = []
     seen: set[Path] = set()
-    requirement_files = sorted(root.glob("requirements*.txt")) + sorted(
-        (root / "requirements").glob("*.txt")
+    # requirements.txt, requirements-dev.txt and the dev-/test-requirements.txt spelling too
+    requirement_files = sorted(root.glob("*requirements*.txt")) + sorted(
+        (root / "requirements").rglob("*.txt")
     )
     for path in requirement_files:
         if path.is_file():
