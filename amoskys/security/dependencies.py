@@ -22,6 +22,7 @@ nothing here raises for a bad line.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tempfile
@@ -129,6 +130,24 @@ def pinned_version(requirement: Requirement) -> str | None:
     return exact.pop() if len(exact) == 1 else None  # two different pins install nothing
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(data: bytes) -> str:
+    """A requirements file's text, with the byte order mark pip honours (``pip freeze >
+    requirements.txt`` in Windows PowerShell writes UTF-16); UTF-8 otherwise."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8")
+
+
 def read_requirements(
     path: Path, root: Path, problems: list[Problem], *, _seen: set[Path] | None = None
 ) -> list[Package]:
@@ -140,7 +159,7 @@ def read_requirements(
     seen.add(resolved)
     shown = _relative(path, root)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = _decode(path.read_bytes())
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(f"cannot read {shown}: {exc}", Location(shown)))
         return []

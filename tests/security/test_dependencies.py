@@ -296,3 +296,17 @@ def test_other_spellings_of_requirements_files_are_read(tmp_path: Path) -> None:
         ("pytest", "test-requirements.txt"),
         ("Django", "requirements/prod/base.txt"),
     }
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_requirements_file_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    """pip reads a requirements file by its BOM (PowerShell's ``pip freeze >`` writes UTF-16);
+    Amoskys failed to decode it, noted that, and the vulnerabilities gate PASSED."""
+    bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(bom + "requests==2.30.0\r\n".encode(encoding))
+    problems: list[Problem] = []
+    assert pins(read_requirements(path, tmp_path, problems)) == [
+        ("requests", "2.30.0", "requirements.txt", 1)
+    ]
+    assert problems == []
