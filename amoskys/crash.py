@@ -22,22 +22,39 @@ EXIT_INTERRUPTED = 130
 
 T = TypeVar("T")
 SECRET_OPTION = "--secret"  # an option name, not a secret  # nosec B105
+SECRETS_FILE_OPTION = "--secrets-file"
 SECRET_ENV_PREFIX = "AMOSKYS_SECRET_"  # a variable prefix, not a secret  # nosec B105
 
 
 def known_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> Masker:
-    """A masker for the secrets a command line (``--secret NAME=VALUE``) and the environment
-    (``AMOSKYS_SECRET_*``) gave: a crash log and its message quote argv and exceptions."""
+    """A masker for the secrets a command line (``--secret NAME=VALUE``, ``--secrets-file``)
+    and the environment (``AMOSKYS_SECRET_*``) gave: a crash log and its message quote argv
+    and exceptions."""
     masker = Masker()
     for index, arg in enumerate(argv):
-        if arg == SECRET_OPTION and index + 1 < len(argv):
-            masker.add(argv[index + 1].partition("=")[2])
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg == SECRET_OPTION:
+            masker.add(following.partition("=")[2])
         elif arg.startswith(SECRET_OPTION + "="):
             masker.add(arg[len(SECRET_OPTION) + 1 :].partition("=")[2])
+        elif arg == SECRETS_FILE_OPTION or arg.startswith(SECRETS_FILE_OPTION + "="):
+            path = following if arg == SECRETS_FILE_OPTION else arg.partition("=")[2]
+            for value in _file_secrets(path):
+                masker.add(value)
     for name, value in environ.items():
         if name.startswith(SECRET_ENV_PREFIX):
             masker.add(value)
     return masker
+
+
+def _file_secrets(path: str) -> list[str]:
+    """The values of a ``--secrets-file`` (none when it cannot be read or parsed)."""
+    from amoskys.run.environment import parse_dotenv
+
+    try:
+        return list(parse_dotenv(Path(path).read_text(encoding="utf-8"), path).values())
+    except (OSError, UnicodeDecodeError, AmoskysError):
+        return []
 
 
 def crash_log_dir() -> Path:

@@ -172,7 +172,7 @@ def test_a_crash_log_and_its_message_mask_the_secrets_the_run_was_given(
     given, from_env = "argv-secret-value", "env-secret-value"
 
     def boom(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"kaboom {given} {from_env}")
+        raise RuntimeError(f"kaboom {given} {from_env} file-secret-value")
 
     root = make_repo(
         {
@@ -184,16 +184,19 @@ def test_a_crash_log_and_its_message_mask_the_secrets_the_run_was_given(
     monkeypatch.setattr(amoskys.run.local_run, "preflight_interpreters", boom)
     monkeypatch.setenv("AMOSKYS_CRASH_DIR", str(tmp_path / "crash"))
     monkeypatch.setenv("AMOSKYS_SECRET_OTHER", from_env)
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text("FROM_FILE=file-secret-value\n", encoding="utf-8")
     argv = ["run", "--no-live", "--secret", f"TOKEN={given}", f"--secret=SECOND={given}"]
+    argv += ["--secrets-file", str(secrets_file)]
     monkeypatch.setattr(sys, "argv", ["amoskys", *argv])
     with pytest.raises(SystemExit) as done:
         amoskys.cli.main(argv)
     assert done.value.code == 3
     err = capsys.readouterr().err
-    assert "kaboom *** ***" in err
+    assert "kaboom *** *** ***" in err
     (log,) = (tmp_path / "crash").glob("crash-*.log")
     text = log.read_text()
-    assert "kaboom *** ***" in text and "TOKEN=***" in text and "SECOND=***" in text
+    assert "kaboom *** *** ***" in text and "TOKEN=***" in text and "SECOND=***" in text
     assert given not in text + err and from_env not in text + err
 
 
