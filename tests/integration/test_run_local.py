@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -534,6 +535,30 @@ jobs:
     assert "token=[] plain=[visible]" in out and "[uses-it] failed" in out
     assert "[bad-output] failed" in out
     assert "failed at [compile]" in out
+
+
+def test_hash_files_works_in_a_jobs_steps(make_repo: Repo) -> None:
+    """hashFiles() hashes files of the job's workspace (GITHUB_WORKSPACE); in a step's run:,
+    if: and env: it failed with 'needs a workspace folder', so the step failed."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - if: hashFiles('data.txt') != ''
+        env: {H: "${{ hashFiles('data.txt') }}"}
+        run: echo "hash=$H none=[${{ hashFiles('missing/*.txt') }}]"
+""",
+        **{"data.txt": "x\n"},
+    )
+    done = run_cli(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = hashlib.sha256(hashlib.sha256(b"x\n").digest()).hexdigest()
+    assert f"hash={expected} none=[]" in done.stdout
 
 
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
