@@ -11,15 +11,50 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, NoReturn, TypeVar
+from typing import Callable, Mapping, NoReturn, Sequence, TypeVar
 
 from amoskys import __version__
 from amoskys.errors import AmoskysError
+from amoskys.run.masking import Masker
 
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 T = TypeVar("T")
+SECRET_OPTION = "--secret"  # an option name, not a secret  # nosec B105
+SECRETS_FILE_OPTION = "--secrets-file"
+SECRET_ENV_PREFIX = "AMOSKYS_SECRET_"  # a variable prefix, not a secret  # nosec B105
+
+
+def known_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> Masker:
+    """A masker for the secrets a command line (``--secret NAME=VALUE``, ``--secrets-file``)
+    and the environment (``AMOSKYS_SECRET_*``) gave: a crash log and its message quote argv
+    and exceptions."""
+    masker = Masker()
+    for index, arg in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg == SECRET_OPTION:
+            masker.add(following.partition("=")[2])
+        elif arg.startswith(SECRET_OPTION + "="):
+            masker.add(arg[len(SECRET_OPTION) + 1 :].partition("=")[2])
+        elif arg == SECRETS_FILE_OPTION or arg.startswith(SECRETS_FILE_OPTION + "="):
+            path = following if arg == SECRETS_FILE_OPTION else arg.partition("=")[2]
+            for value in _file_secrets(path):
+                masker.add(value)
+    for name, value in environ.items():
+        if name.startswith(SECRET_ENV_PREFIX):
+            masker.add(value)
+    return masker
+
+
+def _file_secrets(path: str) -> list[str]:
+    """The values of a ``--secrets-file`` (none when it cannot be read or parsed)."""
+    from amoskys.run.environment import parse_dotenv
+
+    try:
+        return list(parse_dotenv(Path(path).read_text(encoding="utf-8"), path).values())
+    except (OSError, UnicodeDecodeError, AmoskysError):
+        return []
 
 
 def crash_log_dir() -> Path:
@@ -29,7 +64,8 @@ def crash_log_dir() -> Path:
 
 
 def write_crash_log(exc: BaseException, argv: list[str]) -> Path:
-    """Write the traceback and versions to a new log file and return its path."""
+    """Write the traceback and versions to a new log file and return its path (the secrets
+    the command was given are masked)."""
     folder = crash_log_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -43,7 +79,8 @@ def write_crash_log(exc: BaseException, argv: list[str]) -> Path:
         "### traceback",
         "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    masker = known_secrets(argv, os.environ)
+    path.write_text(masker.mask("\n".join(lines)), encoding="utf-8")
     return path
 
 
@@ -60,7 +97,8 @@ def run_guarded(func: Callable[[], T]) -> T:
             where = f"; the traceback is in {write_crash_log(exc, sys.argv)}"
         except OSError as log_err:
             where = f" (and the crash log could not be written: {log_err})"
-        _fail(f"amoskys: internal error: {type(exc).__name__}: {exc}{where}", EXIT_INTERNAL)
+        message = f"amoskys: internal error: {type(exc).__name__}: {exc}{where}"
+        _fail(known_secrets(sys.argv, os.environ).mask(message), EXIT_INTERNAL)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -137,6 +137,12 @@ class JobInstance:
     group: str = ""  # instances of one job share a group (fail-fast, max-parallel)
     caller: str | None = None  # the calling job's key for reusable-workflow jobs
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    # The ``secrets:`` of each call that leads to this job, outermost first: "inherit" or a
+    # mapping of names to templates over the caller's secrets (a missing one passes none)
+    secret_calls: tuple[Mapping[str, Any] | str, ...] = ()
+    # ``on.workflow_call.outputs`` of each call that leads to this job, by the calling job's
+    # id ("lint", "lint/inner"): output name -> expression over that workflow's ``jobs``
+    call_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,6 +211,8 @@ class _Scope:
     name_prefix: str  # "" or "Caller name / "
     contexts: Mapping[str, Any]
     outer_needs_keys: tuple[str, ...] = ()
+    secret_calls: tuple[Mapping[str, Any] | str, ...] = ()
+    call_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _eval(value: Any, contexts: Mapping[str, Any], where: Location, what: str) -> Any:
@@ -423,6 +431,8 @@ def _plan_scope(
                     group=group,
                     caller=scope.key_prefix[:-1] if scope.id_prefix else None,
                     inputs=dict(scope.contexts.get("inputs", {})),
+                    secret_calls=scope.secret_calls,
+                    call_outputs=scope.call_outputs,
                 )
             )
             job_keys.append(key)
@@ -484,6 +494,12 @@ def _plan_call(
         name_prefix=f"{display} / ",
         contexts=contexts,
         outer_needs_keys=needs_keys,
+        secret_calls=(*scope.secret_calls, job.secrets if job.secrets is not None else {}),
+        call_outputs={
+            **scope.call_outputs,
+            scope.id_prefix
+            + job.id: {o.name: o.value for o in (call_trigger.outputs if call_trigger else ())},
+        },
     )
     keys_of = _plan_scope(inner, runner, load_reusable, out, depth + 1)
     return [k for keys in keys_of.values() for k in keys]

@@ -7,6 +7,7 @@ import os
 import subprocess  # nosec B404
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from amoskys_testing import REPO, SHARED
@@ -156,6 +157,47 @@ def test_an_internal_error_prints_one_line_and_writes_a_crash_log(
     (log,) = tmp_path.glob("crash-*.log")
     text = log.read_text()
     assert "Traceback" in text and "amoskys: 0.1.0" in text and str(log) in err[0]
+
+
+def test_a_crash_log_and_its_message_mask_the_secrets_the_run_was_given(
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The crash log quotes argv and the exception: ``--secret`` values and AMOSKYS_SECRET_*
+    were written in clear to the (shared, world-readable) temp folder."""
+    import amoskys.run.local_run
+
+    given, from_env = "argv-secret-value", "env-secret-value"
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"kaboom {given} {from_env} file-secret-value")
+
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+            "    steps: [{run: 'true'}]\n"
+        }
+    )
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(amoskys.run.local_run, "preflight_interpreters", boom)
+    monkeypatch.setenv("AMOSKYS_CRASH_DIR", str(tmp_path / "crash"))
+    monkeypatch.setenv("AMOSKYS_SECRET_OTHER", from_env)
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text("FROM_FILE=file-secret-value\n", encoding="utf-8")
+    argv = ["run", "--no-live", "--secret", f"TOKEN={given}", f"--secret=SECOND={given}"]
+    argv += ["--secrets-file", str(secrets_file)]
+    monkeypatch.setattr(sys, "argv", ["amoskys", *argv])
+    with pytest.raises(SystemExit) as done:
+        amoskys.cli.main(argv)
+    assert done.value.code == 3
+    err = capsys.readouterr().err
+    assert "kaboom *** *** ***" in err
+    (log,) = (tmp_path / "crash").glob("crash-*.log")
+    text = log.read_text()
+    assert "kaboom *** *** ***" in text and "TOKEN=***" in text and "SECOND=***" in text
+    assert given not in text + err and from_env not in text + err
 
 
 def test_python_dash_m_and_version(tmp_path: Path) -> None:

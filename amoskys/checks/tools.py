@@ -109,12 +109,18 @@ def run_tool(spec: ToolSpec, root: Path, env: Mapping[str, str], lines: LineCach
         if spec.reads_report:
             text = report.read_text(encoding="utf-8") if report.exists() else ""
         collected = spec.collect(text, root, lines=lines)
-    if result.exit_code != 0 and not collected.findings and not collected.problems:
+    if result.exit_code != 0 and not collected.findings:
+        # A failure exit without one finding: what it printed was an error (a config flake8
+        # stops on exits 1 with a traceback), and output Amoskys could not read is no pass.
+        unread = f": {collected.problems[0].message[:200]}" if collected.problems else ""
         return ToolRun(
             spec,
             False,
             result.exit_code,
-            why=f"{spec.name} failed (exit code {result.exit_code}) but reported nothing readable",
+            why=(
+                f"{spec.name} failed (exit code {result.exit_code}) but reported nothing "
+                f"readable{unread}"
+            ),
             seconds=seconds,
             output_tail=tail,
         )

@@ -9,7 +9,7 @@ the next.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from amoskys.collect import CollectWarning
 from amoskys.collect.coverage import parse_coverage
@@ -36,11 +36,15 @@ def is_coverage_report(path: Path) -> bool:
 
 
 def collect_reports(
-    paths: Sequence[Path], *, root: Path | None = None
+    paths: Sequence[Path],
+    *,
+    root: Path | None = None,
+    mask: Callable[[str], str] | None = None,
 ) -> tuple[list[TestCaseResult], list[Metric], list[CollectWarning]]:
     """Parse every report; never raises for a bad file (it becomes a warning).
 
     ``root`` is the workspace the tests ran in: it turns JUnit class names into file paths.
+    ``mask`` hides the run's secrets in test failure messages (they are stored and shown).
     """
     tests: list[TestCaseResult] = []
     warnings: list[CollectWarning] = []
@@ -49,7 +53,7 @@ def collect_reports(
         if is_coverage_report(path):
             coverage.append(path)
             continue
-        results, problems = parse_junit(path, root=root)
+        results, problems = parse_junit(path, root=root, mask=mask)
         tests.extend(results)
         warnings.extend(problems)
     metrics: list[Metric] = test_metrics(tests) if tests else []

@@ -60,7 +60,9 @@ def collect_bandit(output: str, root: Path, *, lines: LineCache | None = None) -
     """Bandit's ``-f json`` report: each of ``results[]`` (``filename``, ``line_number``,
     ``col_offset`` (0-based), ``test_id``, ``issue_severity``, ``issue_confidence``,
     ``issue_text``, ``more_info``, ``issue_cwe``) is a code-security finding with Bandit's
-    severity. Files Bandit could not scan (``errors[]``) come back as problems."""
+    severity. A file Bandit could not scan (``errors[]``: a syntax error, a newer Python's
+    grammar) is a high ``unscanned`` finding: Bandit exits 0 for it, and a gate passed over
+    code nobody checked is a false green."""
     source = "bandit"
     data, problem = load_json(output, source)
     if problem is not None:
@@ -68,12 +70,24 @@ def collect_bandit(output: str, root: Path, *, lines: LineCache | None = None) -
     if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
         return Collected([], [FindingsProblem(source, "not a Bandit JSON report (no results)")])
     problems: list[FindingsProblem] = []
+    pending: list[Pending] = []
     for item in as_list(data.get("errors")):
         entry = as_mapping(item)
-        where = as_str(entry.get("filename")) or "?"
+        where = as_str(entry.get("filename"))
         why = as_str(entry.get("reason")) or "error"
-        problems.append(FindingsProblem(source, f"{relative_path(where, root)}: {why}"))
-    pending: list[Pending] = []
+        if where is None:
+            problems.append(FindingsProblem(source, f"?: {why}"))
+            continue
+        unscanned = Finding(
+            tool="bandit",
+            rule="unscanned",
+            severity=Severity.HIGH,
+            category=Category.CODE_SECURITY,
+            message=clip(f"Bandit could not scan this file: {why}"),
+            file=relative_path(where, root),
+            fix="make the file parse with the Python that runs Bandit, or exclude it from the scan",
+        )
+        pending.append(Pending(unscanned, None))
     skipped = 0
     for item in as_list(data.get("results")):
         entry = as_mapping(item)

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
-from amoskys.errors import AmoskysError
+from amoskys.errors import AmoskysError, ExpressionError
 from amoskys.model import JobRun, Status
 from amoskys.plan import JobInstance
 from amoskys.run.priority import start_order
@@ -24,6 +24,7 @@ from amoskys.workflow.expressions import (
     EvalContext,
     StatusState,
     evaluate_condition,
+    interpolate,
     uses_status_function,
 )
 
@@ -62,8 +63,17 @@ def aggregate_result(results: Sequence[JobRun]) -> str:
     return "success"
 
 
-def needs_context(instance: JobInstance, done: Mapping[str, JobRun]) -> dict[str, Any]:
-    """The ``needs`` context of ``instance``: result and outputs of each job it needs."""
+def needs_context(
+    instance: JobInstance,
+    done: Mapping[str, JobRun],
+    call_outputs: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The ``needs`` context of ``instance``: result and outputs of each job it needs.
+
+    ``call_outputs`` maps ``<workflow file>#<id>`` of a job that calls a reusable workflow to
+    that workflow's ``on.workflow_call.outputs`` (see :func:`call_outputs_of`): such a job's
+    outputs are those, evaluated over its ``jobs``.
+    """
     scope = instance.job_id.rsplit("/", 1)[0] + "/" if "/" in instance.job_id else ""
     context: dict[str, Any] = {}
     for need in instance.needs:
@@ -73,11 +83,54 @@ def needs_context(instance: JobInstance, done: Mapping[str, JobRun]) -> dict[str
             for k in instance.needs_keys
             if k in done and (done[k].job_id == full or done[k].job_id.startswith(full + "/"))
         ]
+        top = instance.key.split("#", 1)[0] + "#"
+        outputs = _outputs_of(full, runs, call_outputs or {}, top)
+        context[need] = {"result": aggregate_result(runs), "outputs": outputs}
+    return context
+
+
+def call_outputs_of(instances: Sequence[JobInstance]) -> dict[str, Mapping[str, str]]:
+    """The ``workflow_call`` outputs of every calling job in the plan, by workflow file and id
+    (one workflow's ``lint`` job is not another's)."""
+    found: dict[str, Mapping[str, str]] = {}
+    for inst in instances:
+        top = inst.key.split("#", 1)[0] + "#"
+        for call_id, templates in inst.call_outputs.items():
+            found[top + call_id] = templates
+    return found
+
+
+def _outputs_of(
+    full: str,
+    runs: Sequence[JobRun],
+    call_outputs: Mapping[str, Mapping[str, str]],
+    top: str,
+) -> dict[str, str]:
+    """The outputs of job ``full`` from the runs of its instances (or of the jobs it calls)."""
+    templates = call_outputs.get(top + full)
+    if templates is None:
         outputs: dict[str, str] = {}
         for run in sorted(runs, key=lambda r: r.finished):
             outputs.update(run.outputs)
-        context[need] = {"result": aggregate_result(runs), "outputs": outputs}
-    return context
+        return outputs
+    by_job: dict[str, list[JobRun]] = {}
+    for run in runs:
+        if run.job_id.startswith(full + "/"):
+            by_job.setdefault(run.job_id[len(full) + 1 :].split("/", 1)[0], []).append(run)
+    jobs = {
+        job: {
+            "result": aggregate_result(inner),
+            "outputs": _outputs_of(f"{full}/{job}", inner, call_outputs, top),
+        }
+        for job, inner in by_job.items()
+    }
+    result: dict[str, str] = {}
+    for name, template in templates.items():
+        try:
+            result[name] = interpolate(template, EvalContext(contexts={"jobs": jobs}))
+        except ExpressionError:
+            result[name] = ""
+    return result
 
 
 def _skipped(instance: JobInstance, status: Status, reason: str) -> JobRun:
@@ -128,6 +181,7 @@ class Scheduler:
         self._running = 0
         self._groups: dict[str, _Group] = {}
         self._errors: list[Exception] = []
+        self._call_outputs = call_outputs_of(self.instances)
 
     # -- decisions (called with the lock held) --------------------------------------------
 
@@ -143,7 +197,7 @@ class Scheduler:
         if group.cancelled_by is not None:
             return _skipped(inst, Status.CANCELLED, f"fail-fast: {group.cancelled_by} failed")
         condition = (inst.job.if_ or "").strip()
-        needs_ctx = needs_context(inst, self._done)
+        needs_ctx = needs_context(inst, self._done, self._call_outputs)
         failed = any(v["result"] in ("failure", "cancelled") for v in needs_ctx.values())
         explicit = bool(condition) and uses_status_function(_strip_braces(condition))
         if not condition:
@@ -223,7 +277,7 @@ class Scheduler:
         if cancel.is_set():
             own.set()
         group.events[inst.key] = own
-        needs_ctx = needs_context(inst, self._done)
+        needs_ctx = needs_context(inst, self._done, self._call_outputs)
         self.observer.job_started(inst)
         futures.append(pool.submit(self._execute, inst, needs_ctx, own, cancel))
 

@@ -38,7 +38,7 @@ from amoskys.run.commands import (
     step_summary_markdown,
 )
 from amoskys.run.diagnosis import failure_message, network_evidence
-from amoskys.run.masking import Masker
+from amoskys.run.masking import Masker, mask_file
 from amoskys.run.process import kill_process_group, run_process
 from amoskys.run.shells import shell_command, write_script
 from amoskys.run.transient import (
@@ -288,7 +288,7 @@ class LocalJobExecutor:
                 "environment": "self-hosted",
                 "debug": "",
             },
-            "secrets": dict(self.settings.secrets),
+            "secrets": self._secrets(inst),
             "strategy": {
                 "fail-fast": inst.fail_fast,
                 "job-index": inst.strategy_index,
@@ -299,6 +299,27 @@ class LocalJobExecutor:
             "needs": dict(needs),
             "inputs": dict(inst.inputs if inputs is None else inputs),
         }
+
+    def _secrets(self, inst: JobInstance) -> dict[str, str]:
+        """The secrets a job sees: all of the run's at top level; in a called workflow only
+        what each call passed (``secrets: inherit`` or by name), and GITHUB_TOKEN."""
+        secrets = dict(self.settings.secrets)
+        for passed in inst.secret_calls:
+            if passed == "inherit":
+                continue
+            given: dict[str, str] = {}
+            if isinstance(passed, Mapping):
+                context = EvalContext(contexts={"secrets": secrets, "vars": self.settings.vars})
+                for name, template in passed.items():
+                    try:
+                        value = evaluate_value(str(template), context)
+                    except ExpressionError:
+                        value = ""
+                    given[name] = to_display_string(value)
+            if "GITHUB_TOKEN" in secrets:
+                given.setdefault("GITHUB_TOKEN", secrets["GITHUB_TOKEN"])
+            secrets = given
+        return secrets
 
     def _status(self, state: JobState, cancel: threading.Event) -> StatusState:
         return StatusState(failed=state.failed, cancelled=cancel.is_set())
@@ -336,7 +357,7 @@ class LocalJobExecutor:
             status, reason = self._run_steps(state, needs, cancel, steps)
             self._collect(state)
         except AmoskysError as err:
-            status, reason = Status.FAILURE, str(err)
+            status, reason = Status.FAILURE, self.masker.mask(str(err))
             self.reporter.step_line(inst, "set up job", self.masker.mask(reason))
         finally:
             for pgid in state.process_groups:  # orphans a step left behind, as GitHub cleans up
@@ -344,7 +365,10 @@ class LocalJobExecutor:
             if not self.settings.keep:
                 remove_workspace(workspace)
                 remove_workspace(temp)  # RUNNER_TEMP is emptied at the end of a job
-        outputs = self._job_outputs(state, needs) if status is Status.SUCCESS else {}
+        outputs, output_error = self._job_outputs(state, needs)
+        if output_error and not status.is_failure:
+            status, reason = Status.FAILURE, output_error
+            self.reporter.step_line(inst, "complete job", output_error)
         conclusion = status
         if status.is_failure and continue_on_error(
             inst.job.continue_on_error, self._contexts(state, needs, {})
@@ -372,7 +396,10 @@ class LocalJobExecutor:
         for path in find_reports(state.workspace):
             if path.resolve() not in seen:
                 reports.append(path)
-        tests, metrics, more = collect_reports(reports, root=state.workspace)
+        tests, metrics, more = collect_reports(reports, root=state.workspace, mask=self.masker.mask)
+        for path in reports:  # the probe's reports stay under .amoskys/: no secret in them
+            if path.resolve().is_relative_to(self.settings.run_dir.resolve()):
+                mask_file(path, self.masker)
         warnings.extend(more)
         findings, extra = read_results(self.settings.results_file(state.inst))
         chosen = self._finish_selection(state)
@@ -450,15 +477,26 @@ class LocalJobExecutor:
             warning = f"amoskys: warning: job summary not written: {err}"
             self.reporter.step_line(state.inst, "test selection", warning)
 
-    def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
+    def _job_outputs(self, state: JobState, needs: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+        """The job's outputs and why they could not be evaluated ("" when they could).
+
+        As GitHub's runner does when a job completes, whatever its result: an output that holds
+        a secret is skipped (not passed on masked), and one that does not evaluate fails the
+        job.
+        """
         contexts = self._contexts(state, needs, state.env)
         result: dict[str, str] = {}
         for name, template in state.inst.job.outputs.items():
             try:
-                result[name] = self.masker.mask(interpolate(template, EvalContext(contexts)))
-            except ExpressionError:
-                result[name] = ""
-        return result
+                value = interpolate(template, EvalContext(contexts))
+            except ExpressionError as err:
+                return {}, self.masker.mask(f"job output '{name}' cannot be evaluated: {err}")
+            if value and self.masker.mask(value) != value:
+                note = f"warning: output '{name}' is skipped: it may contain a secret"
+                self.reporter.step_line(state.inst, "complete job", note)
+            elif value:
+                result[name] = value
+        return result, ""
 
     def _base_env(self, state: JobState, needs: Mapping[str, Any]) -> dict[str, str]:
         """Workflow env < job env, evaluated."""
@@ -546,17 +584,31 @@ class LocalJobExecutor:
         env: dict[str, str] = {**job_env, **state.env}
         contexts = self._contexts(state, needs, env, inputs=inputs, steps=scope_steps)
         name = step.display_name
+        if step.name is not None:  # shown, logged and stored: GitHub masks it too
+            try:
+                name = self.masker.mask(interpolate(step.name, EvalContext(contexts)))
+            except ExpressionError:
+                pass  # GitHub's runner keeps the default name; the step is not failed for it
         try:
-            if step.name is not None:
-                name = interpolate(step.name, EvalContext(contexts))
             condition = step.if_ if step.if_ is not None and step.if_.strip() else "success()"
             status = StatusState(failed=state.failed, cancelled=cancel.is_set())
             run_it = evaluate_condition(condition, EvalContext(contexts, status=status))
             if time.monotonic() >= deadline and run_it:
                 run_it = False
         except ExpressionError as err:
+            # GitHub's runner fails such a step outright: continue-on-error is applied only
+            # to a step that ran
             return self._finish_step(
-                state, step, index, name, Status.FAILURE, None, time.time(), str(err), scope_steps
+                state,
+                step,
+                index,
+                name,
+                Status.FAILURE,
+                None,
+                time.time(),
+                self.masker.mask(str(err)),
+                scope_steps,
+                may_continue=False,
             )
         if not run_it:
             return self._finish_step(
@@ -610,9 +662,14 @@ class LocalJobExecutor:
         *,
         outputs: Mapping[str, str] | None = None,
         contexts: dict[str, Any] | None = None,
+        may_continue: bool = True,
     ) -> StepRun:
         conclusion = outcome
-        if outcome.is_failure and continue_on_error(step.continue_on_error, contexts or {}):
+        if (
+            may_continue
+            and outcome.is_failure
+            and continue_on_error(step.continue_on_error, contexts or {})
+        ):
             conclusion = Status.SUCCESS
         if conclusion.is_failure:
             state.failed = True
@@ -719,7 +776,29 @@ class LocalJobExecutor:
         files = self._file_commands(state)
         process_env = self._process_env(state, env, files)
         self._select(state, process_env, log)
+        if not cwd.is_dir():
+            return Status.FAILURE, None, f"working-directory {cwd} does not exist", {}
         script = write_script(script_text, shell, state.temp)
+        try:
+            return self._run_script(
+                state, script, shell, cwd, process_env, files, cancel, timeout, log
+            )
+        finally:
+            script.unlink(missing_ok=True)  # it may hold interpolated secrets
+
+    def _run_script(
+        self,
+        state: JobState,
+        script: Path,
+        shell: str | None,
+        cwd: Path,
+        process_env: dict[str, str],
+        files: dict[str, Path],
+        cancel: threading.Event,
+        timeout: float,
+        log: Callable[[str], None],
+    ) -> tuple[Status, int | None, str, dict[str, str]]:
+        """Run a written ``run:`` script to its end; apply its file commands."""
         argv = shell_command(shell, script, platform=sys.platform, env_path=process_env["PATH"])
         processor = CommandProcessor()
         recent: deque[str] = deque(maxlen=400)
@@ -736,8 +815,6 @@ class LocalJobExecutor:
             if outcome.display is not None:
                 log(outcome.display)
 
-        if not cwd.is_dir():
-            return Status.FAILURE, None, f"working-directory {cwd} does not exist", {}
         # A step that starts after the run was cancelled (``if: always()``) runs to its end.
         result = run_process(
             argv,
@@ -748,7 +825,6 @@ class LocalJobExecutor:
             masker=self.masker,
             cancel=None if cancel.is_set() else cancel,
         )
-        script.unlink(missing_ok=True)  # it may hold interpolated secrets
         state.process_groups.append(result.pid)
         outputs = self._apply_file_commands(state, files)
         if result.timed_out:

@@ -4,8 +4,8 @@
 turns raw pipe reads into complete, masked lines.
 
 Besides the value itself, :meth:`Masker.add` registers the forms a secret commonly takes when a
-step prints it: each line of a multi-line value, its base64 encodings, its URL encoding and its
-JSON string escaping.
+step prints it: each line of a multi-line value, its base64 encodings, its URL encoding, its
+JSON string escaping and its XML escaping.
 
 Base64 and alignment: base64 turns every 3 input bytes into 4 characters, so how a secret looks
 inside a longer encoded blob depends on where in a 3-byte group it starts
@@ -31,8 +31,10 @@ import json
 import re
 import threading
 from collections import deque
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape  # nosec B406
 
 MASK = "***"
 MIN_SECRET_LENGTH = 3
@@ -62,8 +64,11 @@ def _base64_forms(value: str) -> set[str]:
 
 
 def encoded_forms(value: str) -> set[str]:
-    """Every form of ``value`` that is masked: itself plus its base64, URL and JSON forms."""
+    """Every form of ``value`` that is masked: itself plus its base64, URL, JSON and XML forms
+    (the XML escaping is how a secret in a failing test's message sits in a JUnit report)."""
     forms = {value, quote(value, safe="")}
+    forms.add(xml_escape(value))
+    forms.add(xml_escape(value, {'"': "&quot;", "'": "&apos;"}))
     forms.add(json.dumps(value)[1:-1])
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
     forms.update(_base64_forms(value))
@@ -190,3 +195,17 @@ class LineMasker:
                 raw = raw[:-1]
             line = raw.decode("utf-8", errors="replace")
             yield self._masker.mask(line) if self._masker is not None else line
+
+
+def mask_file(path: Path, masker: Masker) -> None:
+    """Rewrite a UTF-8 text file Amoskys keeps (a test report) with its secrets masked.
+
+    A file that cannot be read or written is left alone: its reader already got masked text.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        masked = masker.mask(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return

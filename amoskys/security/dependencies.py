@@ -22,6 +22,7 @@ nothing here raises for a bad line.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tempfile
@@ -117,14 +118,34 @@ def _is_url_or_path(spec: str) -> bool:
 
 
 def pinned_version(requirement: Requirement) -> str | None:
-    """The version of an exact pin (``==1.2``, ``===1.2``); ``None`` for anything looser."""
-    specs = list(requirement.specifier)
-    if requirement.url or len(specs) != 1:
+    """The version of an exact pin (``==1.2``, ``===1.2``), also beside other bounds
+    (``==1.2,<2`` installs 1.2 all the same); ``None`` for anything looser."""
+    if requirement.url:
         return None
-    spec = specs[0]
-    if spec.operator not in ("==", "===") or spec.version.endswith("*"):
-        return None
-    return spec.version
+    exact = {
+        spec.version
+        for spec in requirement.specifier
+        if spec.operator in ("==", "===") and not spec.version.endswith("*")
+    }
+    return exact.pop() if len(exact) == 1 else None  # two different pins install nothing
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(data: bytes) -> str:
+    """A requirements file's text, with the byte order mark pip honours (``pip freeze >
+    requirements.txt`` in Windows PowerShell writes UTF-16); UTF-8 otherwise."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8")
 
 
 def read_requirements(
@@ -138,7 +159,7 @@ def read_requirements(
     seen.add(resolved)
     shown = _relative(path, root)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = _decode(path.read_bytes())
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(f"cannot read {shown}: {exc}", Location(shown)))
         return []
@@ -251,8 +272,8 @@ _LOCAL_SOURCES = ("editable", "virtual", "directory", "path")
 
 
 def read_lock(path: Path, root: Path, problems: list[Problem]) -> list[Package]:
-    """name/version of every locked package in ``uv.lock``, ``poetry.lock`` or ``pylock*.toml``
-    (the project's own local entries left out)."""
+    """name/version of every locked package in ``uv.lock``, ``poetry.lock``, ``pdm.lock`` or
+    ``pylock*.toml`` (the project's own local entries left out)."""
     shown = _relative(path, root)
     data, text = _load_toml(path, shown, problems)
     header = "packages" if path.name.startswith("pylock") else "package"
@@ -273,6 +294,8 @@ def read_lock(path: Path, root: Path, problems: list[Problem]) -> list[Package]:
                 continue
         if header == "packages" and "directory" in entry:
             continue
+        if path.name == "pdm.lock" and ("path" in entry or entry.get("editable") is True):
+            continue  # a local folder, not a release
         line = lines[index] if index < len(lines) else None
         packages.append(Package(name, version, shown, line))
     return packages
@@ -286,8 +309,9 @@ def project_dependencies(root: Path, problems: list[Problem] | None = None) -> l
     sink: list[Problem] = [] if problems is None else problems
     found: list[Package] = []
     seen: set[Path] = set()
-    requirement_files = sorted(root.glob("requirements*.txt")) + sorted(
-        (root / "requirements").glob("*.txt")
+    # requirements.txt, requirements-dev.txt and the dev-/test-requirements.txt spelling too
+    requirement_files = sorted(root.glob("*requirements*.txt")) + sorted(
+        (root / "requirements").rglob("*.txt")
     )
     for path in requirement_files:
         if path.is_file():
@@ -295,7 +319,7 @@ def project_dependencies(root: Path, problems: list[Problem] | None = None) -> l
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         found.extend(read_pyproject(pyproject, root, sink))
-    locks = [root / "uv.lock", root / "poetry.lock", root / "pylock.toml"]
+    locks = [root / "uv.lock", root / "poetry.lock", root / "pdm.lock", root / "pylock.toml"]
     locks += sorted(root.glob("pylock.*.toml"))
     for path in locks:
         if path.is_file():

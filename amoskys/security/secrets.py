@@ -110,6 +110,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import fnmatch
 import functools
 import hashlib
@@ -1295,11 +1296,25 @@ def scan_text(text: str, path: str, *, config: SecretsConfig = DEFAULT_CONFIG) -
 
 def scan_bytes(data: bytes, path: str, *, config: SecretsConfig = DEFAULT_CONFIG) -> list[Finding]:
     """Like :func:`scan_text` for raw content: nothing for binary content (a NUL byte in the
-    first 8 KiB) or content over ``config.max_file_bytes``; other bytes are decoded as UTF-8
-    with undecodable bytes replaced."""
-    if len(data) > config.max_file_bytes or b"\0" in data[:BINARY_SNIFF_BYTES]:
+    first 8 KiB) or content over ``config.max_file_bytes``; text with a UTF-16/32 byte order
+    mark (``echo KEY=... > .env`` in Windows PowerShell writes UTF-16) is decoded by it, not
+    taken for binary; other bytes are decoded as UTF-8 with undecodable bytes replaced."""
+    if len(data) > config.max_file_bytes:
+        return []
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            return scan_text(data.decode(encoding, errors="replace"), path, config=config)
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
         return []
     return scan_text(data.decode("utf-8", errors="replace"), path, config=config)
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class ResultStore(Protocol):

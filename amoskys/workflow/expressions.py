@@ -341,6 +341,9 @@ def _fn_from_json(ev: _Evaluator, node: Call) -> Any:
 
 def _fn_hash_files(ev: _Evaluator, node: Call) -> str:
     workspace = ev.ctx.workspace
+    github = ev.ctx.contexts.get("github")
+    if workspace is None and isinstance(github, Mapping) and github.get("workspace"):
+        workspace = Path(str(github["workspace"]))  # GITHUB_WORKSPACE, as the runner does
     if workspace is None:
         raise ev.error("hashFiles() needs a workspace folder", node, "it only works inside a job")
     patterns = [to_display_string(ev.eval(arg)) for arg in node.args]

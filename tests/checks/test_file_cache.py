@@ -353,3 +353,40 @@ def test_each_tools_own_exclusions_are_applied(tmp_path: Path) -> None:
     (tmp_path / ".flake8").write_text("[flake8]\nextend-exclude = gen,build\n")
     assert black_files(tmp_path, files) == ["pkg/a.py", "pkg/d.pyi"]
     assert flake8_files(tmp_path, files) == ["pkg/a.py", "venv/x.py"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "[flake8]\nmax-line-length = abc\n",  # a traceback (ValueError), exit 1
+        "[flake8]\nper-file-ignores =\n  pkg/*.py E501\n  bad\n",  # 'critical error', exit 1
+    ],
+)
+def test_flake8_that_stops_on_its_configuration_fails_the_style_gate(
+    make_repo: Repo, config: str
+) -> None:
+    """The real flake8 exits 1 (as for findings) with only an error on stderr: its lines were
+    'unrecognised', that warning counted as something read, and the style gate PASSED where
+    a plain flake8 fails."""
+    root = make_repo({**PROJECT, ".flake8": config, "pkg/style.py": "VALUE = 1\n"})
+    settings = load_settings(root)
+    linted = lint(settings, state_dir=ensure_state_dir(root), use_cache=True)
+    flake8 = by_name(linted, "flake8")
+    assert not flake8.ran and flake8.exit_code == 1, flake8
+    assert "reported nothing readable" in flake8.why
+    assert not linted.passed
+    assert not list((root / ".amoskys" / "cache" / "lint").glob("flake8-*.json"))
+
+
+def test_a_file_bandit_cannot_parse_fails_the_code_security_gate(make_repo: Repo) -> None:
+    """Bandit skips a file it cannot parse (a syntax error, or grammar newer than the Python
+    running it) and exits 0: code-security PASSED over code nothing had scanned."""
+    root = make_repo({**PROJECT, "pkg/danger.py": "def f(:\n    return eval(x)\n"})
+    settings = load_settings(root)
+    scanned = security_scan(settings, state_dir=ensure_state_dir(root), use_cache=True)
+    gate = next(g for g in scanned.verdict.gates if g.name == "code-security")
+    assert not gate.passed, gate
+    unscanned = [j for j in scanned.judged if j.finding.rule == "unscanned"]
+    assert [f.finding.file for f in unscanned] == ["pkg/danger.py"]
+    again = security_scan(settings, state_dir=ensure_state_dir(root), use_cache=True)
+    assert not next(g for g in again.verdict.gates if g.name == "code-security").passed

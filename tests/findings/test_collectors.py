@@ -454,8 +454,11 @@ def test_bandit_json_real_output(project: Path, tool_home: Path) -> None:
     assert shell.extra["confidence"] == "HIGH"
     assert str(shell.extra["help_uri"]).startswith("https://bandit.readthedocs.io/")
     assert shell.extra["cwe"] == 78
-    assert [p.source for p in problems] == ["bandit"]  # the file it could not parse
-    assert "pkg/broken.py" in problems[0].message
+    assert problems == []
+    # the file it could not parse is not clean: a high finding fails code-security
+    (unscanned,) = rules["unscanned"]
+    assert (unscanned.file, unscanned.severity) == ("pkg/broken.py", Severity.HIGH)
+    assert "could not scan" in unscanned.message and unscanned.category is Category.CODE_SECURITY
     assert_fingerprints(findings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -334,6 +335,232 @@ jobs:
     assert "failed (continue-on-error)" in out
 
 
+def test_a_step_whose_if_cannot_be_evaluated_fails_despite_continue_on_error(
+    make_repo: Repo,
+) -> None:
+    """GitHub's runner fails a step whose ``if:`` errors without looking at its
+    continue-on-error (that fix-up is applied only to a step that ran); Amoskys applied it and
+    the job passed. A timed-out step that continues on error still passes, as on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  broken-if:
+    runs-on: ubuntu-latest
+    steps:
+      - continue-on-error: true
+        if: ${{ fromJSON('{not json') }}
+        run: echo never
+      - if: always()
+        run: echo "after ${{ job.status }}"
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - continue-on-error: true
+        timeout-minutes: 0.01
+        run: sleep 5
+""",
+    )
+    done = run_cli(root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "after failure" in done.stdout
+    assert "[broken-if] failed" in done.stdout and "[slow] passed" in done.stdout
+
+
+CALLED_NEEDS_TOKEN = """
+on:
+  workflow_call:
+    secrets:
+      DEPLOY_TOKEN: {required: false}
+      RENAMED: {required: false}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "token=${#DEPLOY_TOKEN} renamed=${#RENAMED} other=${#OTHER}"
+          test -n "$DEPLOY_TOKEN"
+        env:
+          DEPLOY_TOKEN: ${{ secrets.DEPLOY_TOKEN }}
+          RENAMED: ${{ secrets.RENAMED }}
+          OTHER: ${{ secrets.OTHER }}
+"""
+
+
+def test_a_called_workflow_sees_only_the_secrets_its_caller_passes(make_repo: Repo) -> None:
+    """GitHub gives a called workflow no secret unless the caller passes it (``secrets:``
+    by name, or ``secrets: inherit``); Amoskys gave every job every secret, so a call that
+    forgot to pass its token PASSED here and fails on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  forgot:
+    uses: ./.github/workflows/called.yml
+  named:
+    uses: ./.github/workflows/called.yml
+    secrets:
+      DEPLOY_TOKEN: ${{ secrets.OTHER }}
+      RENAMED: ${{ secrets.DEPLOY_TOKEN }}
+  inherited:
+    uses: ./.github/workflows/called.yml
+    secrets: inherit
+""",
+        **{".github/workflows/called.yml": CALLED_NEEDS_TOKEN},
+    )
+    done = run_cli(
+        root, "--secret", "DEPLOY_TOKEN=deploy-secret-1", "--secret", "OTHER=other-secret-222"
+    )
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "[forgot / deploy/Run echo" in out and "token=0 renamed=0 other=0" in out
+    assert "[forgot / deploy] failed" in out
+    assert "token=16 renamed=15 other=0" in out and "[named / deploy] passed" in out
+    assert "token=15 renamed=0 other=16" in out and "[inherited / deploy] passed" in out
+
+
+def test_a_called_workflows_outputs_reach_the_jobs_that_need_its_caller(make_repo: Repo) -> None:
+    """``needs.<caller>.outputs`` are the ``on.workflow_call.outputs`` of the called workflow
+    (expressions over its ``jobs``), also through a nested call; they were empty, so a check
+    like ``test -z "${{ needs.lint.outputs.errors }}"`` PASSED here and fails on GitHub."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  lint:
+    uses: ./.github/workflows/lint.yml
+  gate:
+    needs: lint
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "errors=[${{ needs.lint.outputs.errors }}] nested=[${{ needs.lint.outputs.deep }}]"
+          echo "inner name=[${{ needs.lint.outputs.count }}]"
+          test -z "${{ needs.lint.outputs.errors }}"
+""",
+        **{
+            ".github/workflows/lint.yml": """
+on:
+  workflow_call:
+    outputs:
+      errors:
+        value: ${{ jobs.check.outputs.found }}
+      deep:
+        value: ${{ jobs.inner.outputs.level }}-${{ jobs.check.result }}
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    outputs:
+      found: ${{ steps.s.outputs.found }}
+      count: "2"
+    steps:
+      - id: s
+        run: echo "found=E501 line too long" >> "$GITHUB_OUTPUT"
+  inner:
+    uses: ./.github/workflows/inner.yml
+""",
+            ".github/workflows/inner.yml": """
+on:
+  workflow_call:
+    outputs:
+      level:
+        value: ${{ jobs.leaf.outputs.v }}
+jobs:
+  leaf:
+    runs-on: ubuntu-latest
+    outputs:
+      v: two
+    steps: [{run: 'true'}]
+""",
+        },
+    )
+    done = run_cli(root)
+    out = done.stdout
+    assert "errors=[E501 line too long] nested=[two-success]" in out, out + done.stderr
+    assert "inner name=[]" in out  # a job's own output is not an output of the workflow
+    assert done.returncode == 1 and "[gate] failed" in out
+
+
+def test_job_outputs_are_set_as_githubs_runner_sets_them(make_repo: Repo) -> None:
+    """The runner evaluates job outputs when the job ends, failed or not; skips an output that
+    holds a secret (it is not passed on as '***'); and fails the job when one cannot be
+    evaluated. Amoskys passed '***' on (a ``test -n`` of it PASSED here and fails on
+    GitHub), ignored the error (the job PASSED) and dropped a failed job's outputs."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  leaky:
+    runs-on: ubuntu-latest
+    outputs:
+      token: ${{ secrets.TOKEN }}
+      plain: visible
+    steps: [{run: 'true'}]
+  uses-it:
+    needs: leaky
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "token=[${{ needs.leaky.outputs.token }}] plain=[${{ needs.leaky.outputs.plain }}]"
+          test -n "${{ needs.leaky.outputs.token }}"
+  bad-output:
+    runs-on: ubuntu-latest
+    outputs:
+      parsed: ${{ fromJSON(steps.s.outputs.json).x }}
+    steps:
+      - id: s
+        run: echo 'json={not json' >> "$GITHUB_OUTPUT"
+  failed:
+    runs-on: ubuntu-latest
+    outputs:
+      stage: ${{ steps.s.outputs.stage }}
+    steps:
+      - id: s
+        run: echo "stage=compile" >> "$GITHUB_OUTPUT"
+      - run: exit 1
+  report:
+    needs: failed
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: 'echo "failed at [${{ needs.failed.outputs.stage }}]"'}]
+""",
+    )
+    done = run_cli(root, "--secret", f"TOKEN={SECRET}")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "token=[] plain=[visible]" in out and "[uses-it] failed" in out
+    assert "[bad-output] failed" in out
+    assert "failed at [compile]" in out
+
+
+def test_hash_files_works_in_a_jobs_steps(make_repo: Repo) -> None:
+    """hashFiles() hashes files of the job's workspace (GITHUB_WORKSPACE); in a step's run:,
+    if: and env: it failed with 'needs a workspace folder', so the step failed."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - if: hashFiles('data.txt') != ''
+        env: {H: "${{ hashFiles('data.txt') }}"}
+        run: echo "hash=$H none=[${{ hashFiles('missing/*.txt') }}]"
+""",
+        **{"data.txt": "x\n"},
+    )
+    done = run_cli(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = hashlib.sha256(hashlib.sha256(b"x\n").digest()).hexdigest()
+    assert f"hash={expected} none=[]" in done.stdout
+
+
 def test_a_called_workflows_own_env_and_defaults_reach_its_jobs(make_repo: Repo) -> None:
     root = workflow_repo(
         make_repo,
@@ -592,6 +819,58 @@ jobs:
     for form in forms:
         assert form not in printed, f"{form!r} was printed"
         assert form.encode() not in written, f"{form!r} was written under .amoskys/"
+
+
+def test_a_secret_in_a_step_name_a_test_failure_or_a_kept_script_is_masked(
+    make_repo: Repo,
+) -> None:
+    """The step's name, a failing test's message (the probe's JUnit XML and the history's
+    test rows) and a script left by a step that never started hold the secret too: GitHub
+    shows the name masked; none of it may reach a file name or a byte under .amoskys/."""
+    root = workflow_repo(
+        make_repo,
+        """
+on: push
+jobs:
+  leak:
+    runs-on: ubuntu-latest
+    steps:
+      - name: deploy ${{ secrets.TOKEN }}
+        env: {TOKEN: "${{ secrets.TOKEN }}"}
+        run: python -m pytest -q -p no:cacheprovider tests
+      - if: always()
+        working-directory: missing
+        run: echo "${{ secrets.TOKEN }}"
+""",
+        **{
+            "tests/test_leak.py": (
+                "import os\n\n\ndef test_token():\n"
+                "    assert os.environ['TOKEN'] == 'expected'\n"
+            )
+        },
+    )
+    done = run_cli(root, "--keep", "--secret", f"TOKEN={SECRET}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "deploy ***" in done.stdout
+    files = [path for path in (root / ".amoskys").rglob("*")]
+    assert any(path.suffix == ".xml" for path in files), "the probe wrote no JUnit report"
+    escaped = SECRET.replace("&", "&amp;")  # as it sits in the JUnit XML
+    for path in files:
+        assert SECRET not in str(path), f"{path} names the secret"
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data, f"{path} holds the secret"
+            assert escaped.encode() not in data, f"{path} holds the secret, XML-escaped"
+    shown = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "amoskys", "runs", "show", "1", "--json"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "deploy ***" in shown.stdout and SECRET not in shown.stdout
 
 
 def test_a_step_that_cannot_reach_the_network_says_so(make_repo: Repo) -> None:

@@ -282,3 +282,31 @@ def test_installed_packages_of_something_that_is_not_python(tmp_path: Path) -> N
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     with pytest.raises(AmoskysError, match="did not list its installed distributions"):
         installed_packages(fake)
+
+
+def test_other_spellings_of_requirements_files_are_read(tmp_path: Path) -> None:
+    """``dev-requirements.txt``, ``test-requirements.txt`` and ``requirements/<env>/*.txt`` are
+    common names for pinned requirements; a vulnerable pin in one was never looked at."""
+    write(tmp_path, "dev-requirements.txt", "requests==2.30.0\n")
+    write(tmp_path, "test-requirements.txt", "pytest==8.0\n")
+    write(tmp_path, "requirements/prod/base.txt", "Django==3.2.0\n")
+    found = {(p.name, p.source_file) for p in project_dependencies(tmp_path)}
+    assert found == {
+        ("requests", "dev-requirements.txt"),
+        ("pytest", "test-requirements.txt"),
+        ("Django", "requirements/prod/base.txt"),
+    }
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_requirements_file_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    """pip reads a requirements file by its BOM (PowerShell's ``pip freeze >`` writes UTF-16);
+    Amoskys failed to decode it, noted that, and the vulnerabilities gate PASSED."""
+    bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(bom + "requests==2.30.0\r\n".encode(encoding))
+    problems: list[Problem] = []
+    assert pins(read_requirements(path, tmp_path, problems)) == [
+        ("requests", "2.30.0", "requirements.txt", 1)
+    ]
+    assert problems == []

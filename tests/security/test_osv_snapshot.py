@@ -14,7 +14,7 @@ import pytest
 from amoskys_testing import SHARED
 
 from amoskys.findings.model import Category, Finding, Severity
-from amoskys.security.dependencies import Package
+from amoskys.security.dependencies import Package, project_dependencies
 from amoskys.security.osv import VulnDb, load_records
 
 SNAPSHOT = SHARED / "data" / "pypa-advisory-db"
@@ -134,3 +134,29 @@ def test_a_zip_of_the_yaml_gives_the_same_answers(tmp_path: Path, db: VulnDb) ->
     pins = [Package("jinja2", "2.10"), Package("jinja2", "2.7.1")]
     with VulnDb.open(tmp_path / "db") as small:
         assert small.match(pins) == db.match(pins)
+
+
+def test_a_pin_with_another_bound_and_a_pdm_lock_are_matched(db: VulnDb, tmp_path: Path) -> None:
+    """``==2.30.0,<3`` installs exactly 2.30.0 (pip, uv), as a pdm.lock entry does: each was
+    left out as 'not a pin', and security-scan passed a project pinned to a vulnerable
+    requests."""
+    (tmp_path / "requirements.txt").write_text("requests==2.30.0,<3\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "0"\ndependencies = ["Jinja2 >=2, ==2.10"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "pdm.lock").write_text(
+        '[metadata]\ngroups = ["default"]\n\n[[package]]\nname = "urllib3"\n'
+        'version = "1.26.4"\nsummary = "HTTP"\n\n[[package]]\nname = "p"\nversion = "0"\n'
+        'path = "."\n',
+        encoding="utf-8",
+    )
+    packages = project_dependencies(tmp_path)
+    assert {(p.name, p.version, p.source_file) for p in packages} == {
+        ("requests", "2.30.0", "requirements.txt"),
+        ("Jinja2", "2.10", "pyproject.toml"),
+        ("urllib3", "1.26.4", "pdm.lock"),
+    }
+    hit = {(f.rule, f.file) for f in db.match(packages)}
+    assert ("GHSA-j8r2-6x86-q33q", "requirements.txt") in hit  # PYSEC-2023-74
+    assert {path for _, path in hit} == {"requirements.txt", "pyproject.toml", "pdm.lock"}

@@ -599,3 +599,13 @@ def test_a_password_inside_the_user_name_is_still_cut_out() -> None:
     (found,) = scan("URL=mysql://Xy7pQz9kw:Xy7pQz9k@db.internal/app\n", ".env")
     assert found.rule == "database-url"
     assert_never_in_full([found], "Xy7pQz9k")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_wide_text_file_with_a_byte_order_mark_is_scanned(tmp_path: Path, encoding: str) -> None:
+    """``echo KEY=... > .env`` in Windows PowerShell writes UTF-16 with a BOM: its NUL bytes
+    made it 'binary', it was skipped, and the secrets gate passed over the key."""
+    key = corpus.aws_key_id()
+    (tmp_path / ".env").write_bytes(f"# local\r\nKEY={key}\r\n".encode(encoding))
+    found = scan_files(tmp_path, [".env"], config=DEFAULT_CONFIG)
+    assert [(f.file, f.line, f.rule) for f in found] == [(".env", 2, "aws-access-key-id")]
