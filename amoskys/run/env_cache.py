@@ -155,12 +155,52 @@ def enabled(env: Mapping[str, str]) -> bool:
 # -- the key ------------------------------------------------------------------------------
 
 
-def dependency_files(workspace: Path) -> list[Path]:
-    """The files of ``workspace`` that define dependencies, sorted, each once."""
-    found = {
-        p for pattern in DEPENDENCY_GLOBS for p in Path(workspace).glob(pattern) if p.is_file()
-    }
+def dependency_files(workspace: Path, lines: Sequence[str] = ()) -> list[Path]:
+    """The files of ``workspace`` that define dependencies, sorted, each once.
+
+    Besides :data:`DEPENDENCY_GLOBS`: the files the install ``lines`` name (``-r
+    ci/requirements.txt``, ``-c``, a wheel, a script) and, transitively, the ``-r``/``-c`` files
+    of requirement files. Without them a requirement removed from ``ci/requirements.txt``
+    kept the key, and the restored venv still held it where a fresh one would not.
+    """
+    workspace = Path(workspace)
+    found = {p for pattern in DEPENDENCY_GLOBS for p in workspace.glob(pattern) if p.is_file()}
+    for line in lines:
+        for token in line.split():
+            name = token.split("=", 1)[1] if token.startswith("--") and "=" in token else token
+            with contextlib.suppress(OSError, ValueError):
+                path = workspace / name
+                if not name.startswith("-") and path.is_file():
+                    found.add(path)
+    pending = sorted(found)
+    while pending:
+        for included in _included_files(pending.pop()):
+            if included not in found:
+                found.add(included)
+                pending.append(included)
     return sorted(found)
+
+
+_INCLUDE_OPTIONS = ("-r", "-c", "--requirement", "--constraint")
+
+
+def _included_files(path: Path) -> list[Path]:
+    """The existing files a requirements file includes with ``-r``/``-c`` (relative to it)."""
+    if path.suffix not in (".txt", ".in"):
+        return []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found: list[Path] = []
+    for raw in text.splitlines():
+        words = raw.split("#", 1)[0].replace("=", " ", 1).split()
+        if len(words) >= 2 and words[0] in _INCLUDE_OPTIONS:
+            with contextlib.suppress(OSError, ValueError):
+                included = path.parent / words[1]
+                if included.is_file():
+                    found.append(Path(os.path.normpath(included)))
+    return found
 
 
 def _pyproject_digest(data: bytes) -> str:
@@ -176,12 +216,15 @@ def _pyproject_digest(data: bytes) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def file_digests(workspace: Path) -> dict[str, str]:
-    """``{relative path: sha256}`` of the dependency files of ``workspace``."""
+def file_digests(workspace: Path, lines: Sequence[str] = ()) -> dict[str, str]:
+    """``{path: sha256}`` of the dependency files of ``workspace`` (relative where inside it)."""
     digests: dict[str, str] = {}
-    for path in dependency_files(workspace):
+    for path in dependency_files(workspace, lines):
         data = path.read_bytes()
-        rel = path.relative_to(workspace).as_posix()
+        try:
+            rel = path.relative_to(workspace).as_posix()
+        except ValueError:
+            rel = path.as_posix()
         if path.name == "pyproject.toml":
             digests[rel] = _pyproject_digest(data)
         else:
@@ -228,7 +271,8 @@ def make_key(
         "job": job,
         "matrix": dict(matrix),
     }
-    parts = {**scope, "install": install_lines(scripts), "files": file_digests(workspace)}
+    lines = install_lines(scripts)
+    parts = {**scope, "install": lines, "files": file_digests(workspace, lines)}
     return EnvKey(_digest(parts), _digest(scope), parts)
 
 

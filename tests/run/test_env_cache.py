@@ -475,3 +475,56 @@ jobs:
     assert list((store / "entries").glob("*.json"))
     second = run_cli(root)
     assert "Cache restored from key: data-1" in second.stdout
+
+
+CI_REQUIREMENTS_WORKFLOW = """
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '{version}'}}
+      - run: pip install --no-index --find-links {wheels} -r ci/requirements.txt
+      - run: python -c "import envmark"
+"""
+
+
+def test_a_requirement_removed_from_a_file_the_install_line_names_misses_the_env_cache(
+    make_repo: Repo, wheels: Path
+) -> None:
+    # ci/requirements.txt matches none of DEPENDENCY_GLOBS: only the install line names it.
+    # With the old key the second run restored a venv holding envmark and went green, where a
+    # fresh venv (GitHub's) fails the import.
+    version = "%d.%d" % sys.version_info[:2]
+    workflow = CI_REQUIREMENTS_WORKFLOW.format(version=version, wheels=wheels / "v1")
+    root = make_repo(
+        {".github/workflows/ci.yml": workflow, "ci/requirements.txt": "envmark==1.0\n"}
+    )
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "saved to the environment cache" in first.stdout
+    (root / "ci" / "requirements.txt").write_text("# envmark is no longer needed\n")
+    second = run_cli(root)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "restored from the environment cache" not in second.stdout
+
+
+def test_the_key_follows_files_named_by_install_lines_and_their_includes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "ci").mkdir(parents=True)
+    (ws / "ci" / "requirements.txt").write_text("-r common.txt\n--constraint=../pins.cfg\n")
+    (ws / "ci" / "common.txt").write_text("click==8.1\n")
+    (ws / "pins.cfg").write_text("click<9\n")
+    scripts = ["pip install --requirement=ci/requirements.txt"]
+
+    def key() -> env_cache.EnvKey:
+        return make_key(INTERP, job="ci#test", matrix={}, workspace=ws, scripts=scripts)
+
+    first = key()
+    assert sorted(first.parts["files"]) == ["ci/common.txt", "ci/requirements.txt", "pins.cfg"]
+    (ws / "ci" / "common.txt").write_text("")
+    second = key()
+    assert second.digest != first.digest
+    (ws / "pins.cfg").write_text("")
+    assert key().digest != second.digest
