@@ -46,7 +46,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,23 @@ class EnvKey:
 
 
 @dataclass(frozen=True)
+class InstallScript:
+    """A job's ``run:`` script and what decides whether and where it runs.
+
+    An install step turned off by its ``if:`` or pointed at another folder installs something
+    else while its lines stay the same: both are part of the key.
+    """
+
+    text: str
+    folder: str = ""
+    """``working-directory`` as written (relative to the workspace), '' for the workspace."""
+    condition: str = ""
+    """The step's ``if:`` as written."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The step's ``env:`` as written (``PIP_CONSTRAINT``, an index URL...)."""
+
+
+@dataclass(frozen=True)
 class Restored:
     """A venv made from a cache entry."""
 
@@ -155,23 +172,30 @@ def enabled(env: Mapping[str, str]) -> bool:
 # -- the key ------------------------------------------------------------------------------
 
 
-def dependency_files(workspace: Path, lines: Sequence[str] = ()) -> list[Path]:
+def dependency_files(
+    workspace: Path, lines: Sequence[str] = (), folders: Sequence[str] = ()
+) -> list[Path]:
     """The files of ``workspace`` that define dependencies, sorted, each once.
 
     Besides :data:`DEPENDENCY_GLOBS`: the files the install ``lines`` name (``-r
     ci/requirements.txt``, ``-c``, a wheel, a script) and, transitively, the ``-r``/``-c`` files
     of requirement files. Without them a requirement removed from ``ci/requirements.txt``
-    kept the key, and the restored venv still held it where a fresh one would not.
+    kept the key, and the restored venv still held it where a fresh one would not. The
+    ``folders`` (install steps' working directories, relative to ``workspace``) are searched
+    like the workspace.
     """
     workspace = Path(workspace)
-    found = {p for pattern in DEPENDENCY_GLOBS for p in workspace.glob(pattern) if p.is_file()}
+    bases = [workspace] + [workspace / f for f in folders if (workspace / f).is_dir()]
+    found = {p for base in bases for pattern in DEPENDENCY_GLOBS for p in base.glob(pattern)}
+    found = {p for p in found if p.is_file()}
     for line in lines:
         for token in line.split():
             name = token.split("=", 1)[1] if token.startswith("--") and "=" in token else token
-            with contextlib.suppress(OSError, ValueError):
-                path = workspace / name
-                if not name.startswith("-") and path.is_file():
-                    found.add(path)
+            for base in bases:
+                with contextlib.suppress(OSError, ValueError):
+                    path = base / name
+                    if not name.startswith("-") and path.is_file():
+                        found.add(path)
     pending = sorted(found)
     while pending:
         for included in _included_files(pending.pop()):
@@ -216,10 +240,12 @@ def _pyproject_digest(data: bytes) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def file_digests(workspace: Path, lines: Sequence[str] = ()) -> dict[str, str]:
+def file_digests(
+    workspace: Path, lines: Sequence[str] = (), folders: Sequence[str] = ()
+) -> dict[str, str]:
     """``{path: sha256}`` of the dependency files of ``workspace`` (relative where inside it)."""
     digests: dict[str, str] = {}
-    for path in dependency_files(workspace, lines):
+    for path in dependency_files(workspace, lines, folders):
         data = path.read_bytes()
         try:
             rel = path.relative_to(workspace).as_posix()
@@ -260,9 +286,15 @@ def make_key(
     job: str,
     matrix: Mapping[str, Any],
     workspace: Path,
-    scripts: Sequence[str] = (),
+    scripts: Sequence[str | InstallScript] = (),
 ) -> EnvKey:
     """The key of ``job``'s environment made from ``interp`` for the files in ``workspace``."""
+    items = [s if isinstance(s, InstallScript) else InstallScript(s) for s in scripts]
+    installing = [s for s in items if install_lines([s.text])]
+    folders = sorted({s.folder for s in installing if s.folder and "${{" not in s.folder})
+    steps = [
+        [s.condition, s.folder, dict(s.env)] for s in installing if s.condition or s.folder or s.env
+    ]
     scope = {
         "format": FORMAT,
         "platform": sys.platform,
@@ -271,8 +303,10 @@ def make_key(
         "job": job,
         "matrix": dict(matrix),
     }
-    lines = install_lines(scripts)
-    parts = {**scope, "install": lines, "files": file_digests(workspace, lines)}
+    lines = install_lines([s.text for s in items])
+    parts = {**scope, "install": lines, "files": file_digests(workspace, lines, folders)}
+    if steps:
+        parts["steps"] = steps
     return EnvKey(_digest(parts), _digest(scope), parts)
 
 

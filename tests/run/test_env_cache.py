@@ -528,3 +528,44 @@ def test_the_key_follows_files_named_by_install_lines_and_their_includes(tmp_pat
     assert second.digest != first.digest
     (ws / "pins.cfg").write_text("")
     assert key().digest != second.digest
+
+
+STEP_CONTEXT_WORKFLOW = """
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '{version}'}}
+      - if: {condition}
+        run: pip install --no-index --find-links {wheels} -r requirements.txt
+        working-directory: backend
+      - run: python -c "import envmark"
+"""
+
+
+def test_an_install_step_turned_off_or_its_folder_edited_misses_the_env_cache(
+    make_repo: Repo, wheels: Path
+) -> None:
+    # The install line stays the same, so the old key stayed the same: the restored venv
+    # still held envmark and the import passed where a fresh venv (GitHub's) fails.
+    version = "%d.%d" % sys.version_info[:2]
+    workflow = STEP_CONTEXT_WORKFLOW.format(version=version, wheels=wheels / "v1", condition="true")
+    root = make_repo(
+        {".github/workflows/ci.yml": workflow, "backend/requirements.txt": "envmark==1.0\n"}
+    )
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "saved to the environment cache" in first.stdout
+    (root / "backend" / "requirements.txt").write_text("# envmark is no longer needed\n")
+    second = run_cli(root)
+    assert second.returncode == 1, second.stdout + second.stderr
+    (root / "backend" / "requirements.txt").write_text("envmark==1.0\n")
+    third = run_cli(root)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "restored from the environment cache" in third.stdout
+    turned_off = workflow.replace("if: true", "if: false")
+    (root / ".github" / "workflows" / "ci.yml").write_text(turned_off)
+    fourth = run_cli(root)
+    assert fourth.returncode == 1, fourth.stdout + fourth.stderr

@@ -88,7 +88,20 @@ def _from_env_cache(step: StepContext, interp: Interpreter, venv: Path) -> bool:
         return False
     job = step.job
     cache = env_cache.EnvCache(project_store(step.settings.root).envs)
-    scripts = [s.run for s in job.inst.job.steps if s.run is not None]
+    workflow = step.settings.workflows.get(job.inst.workflow)
+    default_folder = job.inst.job.defaults.working_directory or (
+        workflow.defaults.working_directory if workflow is not None else None
+    )
+    scripts = [
+        env_cache.InstallScript(
+            s.run,
+            folder=s.working_directory or default_folder or "",
+            condition=s.if_ or "",
+            env={k: str(v) for k, v in s.env.items()},
+        )
+        for s in job.inst.job.steps
+        if s.run is not None
+    ]
     try:
         key = env_cache.make_key(
             interp,
