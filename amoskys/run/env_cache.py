@@ -82,6 +82,9 @@ DEPENDENCY_GLOBS = (
 )
 """Files of the workspace (top level, and ``requirements/``) that define what gets installed."""
 
+MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+"""Hashed when an install line runs ``make`` (``make deps``)."""
+
 INERT_TOOL_TABLES = frozenset(
     {
         "amoskys",
@@ -187,6 +190,8 @@ def dependency_files(
     workspace = Path(workspace)
     bases = [workspace] + [workspace / f for f in folders if (workspace / f).is_dir()]
     found = {p for base in bases for pattern in DEPENDENCY_GLOBS for p in base.glob(pattern)}
+    if any(_runs_make(line) for line in lines):
+        found.update(base / name for base in bases for name in MAKEFILES)
     found = {p for p in found if p.is_file()}
     for line in lines:
         for token in line.split():
@@ -259,13 +264,24 @@ def file_digests(
 
 
 def install_lines(scripts: Sequence[str]) -> list[str]:
-    """The lines of ``run:`` scripts that install something (a changed one misses the cache)."""
+    """The lines of ``run:`` scripts that install something (a changed one misses the cache).
+
+    ``install`` and ``sync`` (``pip-sync``, ``uv sync``, ``pdm sync``) lines, and ``make``
+    lines (whose Makefile :func:`dependency_files` hashes): a removed ``make deps`` or ``uv
+    sync`` step must change the key, or the restored venv keeps what it installed.
+    """
     return [
         " ".join(line.split())
         for script in scripts
         for line in script.splitlines()
-        if "install" in line and not line.lstrip().startswith("#")
+        if not line.lstrip().startswith("#")
+        and ("install" in line or "sync" in line or _runs_make(line))
     ]
+
+
+def _runs_make(line: str) -> bool:
+    words = line.split()
+    return bool(words) and words[0] in ("make", "gmake")
 
 
 def interpreter_identity(interp: Interpreter) -> dict[str, Any]:

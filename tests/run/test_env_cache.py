@@ -569,3 +569,24 @@ def test_an_install_step_turned_off_or_its_folder_edited_misses_the_env_cache(
     (root / ".github" / "workflows" / "ci.yml").write_text(turned_off)
     fourth = run_cli(root)
     assert fourth.returncode == 1, fourth.stdout + fourth.stderr
+
+
+def test_the_key_follows_make_and_sync_steps_and_the_makefile(tmp_path: Path) -> None:
+    # `make deps` and `uv sync` install without the word install: removing such a step, or
+    # a package from the Makefile, kept the key and the restored venv kept the package.
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "Makefile").write_text("deps:\n\tpip install requests\n")
+    scripts = ["make deps\npytest", "uv sync --frozen"]
+
+    def key() -> env_cache.EnvKey:
+        return make_key(INTERP, job="ci#test", matrix={}, workspace=ws, scripts=scripts)
+
+    first = key()
+    assert first.parts["install"] == ["make deps", "uv sync --frozen"]
+    assert "Makefile" in first.parts["files"]
+    (ws / "Makefile").write_text("deps:\n\tpip install\n")
+    second = key()
+    assert second.digest != first.digest
+    scripts.pop()
+    assert key().digest != second.digest
