@@ -80,6 +80,7 @@ def run_to_json(run: RunRecord) -> dict[str, object]:
         "duration": run.duration,
         "jobs_total": run.jobs_total,
         "jobs_failed": run.jobs_failed,
+        "jobs_ok": run.jobs_ok,
     }
 
 
@@ -133,7 +134,7 @@ def _list_runs(limit: int, status: str | None, branch: str | None, as_json: bool
             _seconds(r.duration),
             r.branch or r.ref,
             r.sha[:8],
-            f"{r.jobs_total - r.jobs_failed}/{r.jobs_total}",
+            f"{r.jobs_ok}/{r.jobs_total}",
             r.workflow,
         )
         for r in runs

@@ -49,7 +49,14 @@ RUN_COLUMNS = (
     runs.c.finished,
     runs.c.jobs_total,
     runs.c.jobs_failed,
+    sa.select(sa.func.count())
+    .where(job_runs.c.run_id == runs.c.id, job_runs.c.status.in_(("success", "skipped")))
+    .correlate(runs)
+    .scalar_subquery()
+    .label("jobs_ok"),
 )
+"""The columns of a :class:`RunRecord`; ``jobs_ok`` counts the jobs that passed or were
+skipped (``jobs_total - jobs_failed`` also counted cancelled and not-run jobs as ok)."""
 
 
 def run_record(row: Mapping[Any, Any]) -> RunRecord:

@@ -104,7 +104,8 @@ class RunRecord:
     started: float
     finished: float | None
     jobs_total: int = 0
-    jobs_failed: int = 0
+    jobs_failed: int = 0  # failed or timed out
+    jobs_ok: int = 0  # passed (or served from the result cache) or skipped
 
     @property
     def duration(self) -> float | None:

@@ -240,3 +240,21 @@ def test_gc_env_cache_drops_the_cached_job_environments(make_repo: Repo) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dropped 1 cached job environment(s)" in done.stdout
     assert not (root / ".amoskys" / "cache" / "actions" / "envs" / "k1").exists()
+
+
+def test_runs_list_does_not_count_a_job_that_was_not_run_as_ok(make_repo: Repo) -> None:
+    # `ok` was jobs_total - jobs_failed: a job no runner here could take (or a cancelled
+    # one) was listed as ok, "2/2" next to a run whose windows job never ran.
+    workflow = (
+        "on: push\njobs:\n  lin:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo hi\n  win:\n    runs-on: windows-latest\n    steps:\n"
+        "      - run: exit 1\n"
+    )
+    root = make_repo({".github/workflows/ci.yml": workflow})
+    assert cli(root, "run", "--no-live", "--no-cache").returncode == 0
+    listing = cli(root, "runs", "list")
+    assert listing.returncode == 0, listing.stderr
+    row = listing.stdout.splitlines()[1].split()
+    assert row[1] == "success" and "1/2" in row and "2/2" not in row
+    (only,) = json.loads(cli(root, "runs", "list", "--json").stdout)
+    assert (only["jobs_total"], only["jobs_failed"], only["jobs_ok"]) == (2, 0, 1)

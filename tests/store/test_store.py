@@ -373,6 +373,18 @@ def test_list_runs_newest_first_with_filters_and_job_counts(store: Store) -> Non
     assert [r.id for r in failed] == [ids[i] for i in range(29, -1, -1) if i % 3 == 0]
     newest = listed[0]  # i = 29: 4 jobs, two of them failed (failure, timed_out)
     assert (newest.jobs_total, newest.jobs_failed) == (4, 2)
+    # `amoskys runs` shows jobs_ok: the cancelled job is not ok (total - failed said 2/4).
+    assert newest.jobs_ok == 1
+
+
+def test_cancelled_and_not_run_jobs_are_not_counted_ok(store: Store) -> None:
+    run_id = new_run(store)
+    for k, status in enumerate(("success", "skipped", "cancelled", "not_run", "timed_out")):
+        ran_job(store, run_id, f"job{k}", NOW, 1.0, status)
+    store.finish_run(run_id, status="cancelled", finished=NOW + 2)
+    listed = store.list_runs()[0]
+    assert (listed.jobs_total, listed.jobs_failed, listed.jobs_ok) == (5, 1, 2)
+    assert store.get_run(run_id).run.jobs_ok == 2
 
 
 def test_get_run_jobs_steps_tests_metrics_and_artifacts(store: Store) -> None:
