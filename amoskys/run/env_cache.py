@@ -122,8 +122,9 @@ class EnvKey:
 class InstallScript:
     """A job's ``run:`` script and what decides whether and where it runs.
 
-    An install step turned off by its ``if:`` or pointed at another folder installs something
-    else while its lines stay the same: both are part of the key.
+    An install step turned off by its ``if:``, pointed at another folder or moved after the
+    step that uses what it installs does something else while its lines stay the same: these,
+    and its place among the job's ``run:`` steps, are part of the key.
     """
 
     text: str
@@ -306,11 +307,11 @@ def make_key(
 ) -> EnvKey:
     """The key of ``job``'s environment made from ``interp`` for the files in ``workspace``."""
     items = [s if isinstance(s, InstallScript) else InstallScript(s) for s in scripts]
-    installing = [s for s in items if install_lines([s.text])]
-    folders = sorted({s.folder for s in installing if s.folder and "${{" not in s.folder})
-    steps = [
-        [s.condition, s.folder, dict(s.env)] for s in installing if s.condition or s.folder or s.env
-    ]
+    installing = [(i, s) for i, s in enumerate(items) if install_lines([s.text])]
+    folders = sorted({s.folder for _, s in installing if s.folder and "${{" not in s.folder})
+    # Where each install step stands among the run steps: moved after a step that uses what
+    # it installs, it must miss (the restored venv already holds it).
+    steps = [[i, s.condition, s.folder, dict(s.env)] for i, s in installing]
     scope = {
         "format": FORMAT,
         "platform": sys.platform,
@@ -321,8 +322,7 @@ def make_key(
     }
     lines = install_lines([s.text for s in items])
     parts = {**scope, "install": lines, "files": file_digests(workspace, lines, folders)}
-    if steps:
-        parts["steps"] = steps
+    parts["steps"] = steps
     return EnvKey(_digest(parts), _digest(scope), parts)
 
 

@@ -590,3 +590,36 @@ def test_the_key_follows_make_and_sync_steps_and_the_makefile(tmp_path: Path) ->
     assert second.digest != first.digest
     scripts.pop()
     assert key().digest != second.digest
+
+
+MOVED_INSTALL_WORKFLOW = """
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '{version}'}}
+      - run: {first}
+      - run: {second}
+"""
+
+
+def test_an_install_step_moved_after_the_step_that_needs_it_misses_the_env_cache(
+    make_repo: Repo, wheels: Path
+) -> None:
+    # The install lines are the same in the same order, only a non-install step now comes
+    # first: the old key was the same, and the restored venv let the import pass before the
+    # install step ran, where a fresh venv (GitHub's) fails it.
+    version = "%d.%d" % sys.version_info[:2]
+    install = f"pip install --no-index --find-links {wheels / 'v1'} envmark==1.0"
+    use = "python -c 'import envmark'"
+    workflow = MOVED_INSTALL_WORKFLOW.format(version=version, first=install, second=use)
+    root = make_repo({".github/workflows/ci.yml": workflow})
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "saved to the environment cache" in first.stdout
+    moved = MOVED_INSTALL_WORKFLOW.format(version=version, first=use, second=install)
+    (root / ".github" / "workflows" / "ci.yml").write_text(moved)
+    second = run_cli(root)
+    assert second.returncode == 1, second.stdout + second.stderr
