@@ -280,6 +280,24 @@ def install_lines(scripts: Sequence[str]) -> list[str]:
     ]
 
 
+def installs_after_use(scripts: Sequence[str]) -> bool:
+    """Whether a ``run:`` step that installs comes after one that does not (runs something).
+
+    A cache entry is the job's venv at its end, restored before its first step: what a later
+    step installs would be there for the steps before it, which on GitHub run without it.
+    """
+    used = False
+    for script in scripts:
+        if install_lines([script]):
+            if used:
+                return True
+        elif any(
+            line.strip() and not line.lstrip().startswith("#") for line in script.splitlines()
+        ):
+            used = True
+    return False
+
+
 def _runs_make(line: str) -> bool:
     words = line.split()
     return bool(words) and words[0] in ("make", "gmake")

@@ -384,9 +384,10 @@ jobs:
     steps:
       - uses: actions/setup-python@v5
         with: {{python-version: '{version}', cache: pip}}
-      - name: probe
-        run: python -c "import envmark" && echo warm >> {probe} || echo cold >> {probe}
-      - run: pip install --no-index --find-links {wheels} -r requirements.txt
+      - name: probe, then install (a probe step of its own would turn the env cache off)
+        run: |
+          python -c "import envmark" && echo warm >> {probe} || echo cold >> {probe}
+          pip install --no-index --find-links {wheels} -r requirements.txt
       - run: envmark
   broken:
     runs-on: ubuntu-latest
@@ -623,3 +624,42 @@ def test_an_install_step_moved_after_the_step_that_needs_it_misses_the_env_cache
     (root / ".github" / "workflows" / "ci.yml").write_text(moved)
     second = run_cli(root)
     assert second.returncode == 1, second.stdout + second.stderr
+
+
+LATE_INSTALL_WORKFLOW = """
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '{version}'}}
+      - run: python check.py
+      - run: pip install --no-index --find-links {wheels} envmark==1.0
+"""
+
+
+def test_what_a_later_step_installs_is_not_there_for_the_steps_before_it(
+    make_repo: Repo, wheels: Path
+) -> None:
+    # The saved venv is the job's venv at its end, restored before its first step: a code
+    # change that makes check.py import what only the later step installs passed (nothing
+    # in the key changed) where a fresh venv (GitHub's) fails. Such a job is not cached.
+    version = "%d.%d" % sys.version_info[:2]
+    workflow = LATE_INSTALL_WORKFLOW.format(version=version, wheels=wheels / "v1")
+    root = make_repo({".github/workflows/ci.yml": workflow, "check.py": "print('ok')\n"})
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "environment cache not used" in first.stdout
+    assert "saved to the environment cache" not in first.stdout
+    (root / "check.py").write_text("import envmark\n")
+    second = run_cli(root)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "restored from the environment cache" not in second.stdout
+
+
+def test_a_job_that_installs_after_a_step_using_the_venv_is_not_cached() -> None:
+    assert not env_cache.installs_after_use(["pip install -r r.txt", "pytest"])
+    assert not env_cache.installs_after_use(["# note\n", "pip install x\npytest", "pytest"])
+    assert env_cache.installs_after_use(["pip install -r r.txt", "pytest", "pip install build"])
+    assert env_cache.installs_after_use(["python check.py", "make deps"])

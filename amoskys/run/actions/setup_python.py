@@ -102,6 +102,12 @@ def _from_env_cache(step: StepContext, interp: Interpreter, venv: Path) -> bool:
         for s in job.inst.job.steps
         if s.run is not None
     ]
+    if env_cache.installs_after_use([s.text for s in scripts]):
+        step.log(
+            "environment cache not used: a step installs after a step that runs something, "
+            "which would find it installed in a restored venv"
+        )
+        return False
     try:
         key = env_cache.make_key(
             interp,
