@@ -663,3 +663,47 @@ def test_a_job_that_installs_after_a_step_using_the_venv_is_not_cached() -> None
     assert not env_cache.installs_after_use(["# note\n", "pip install x\npytest", "pytest"])
     assert env_cache.installs_after_use(["pip install -r r.txt", "pytest", "pip install build"])
     assert env_cache.installs_after_use(["python check.py", "make deps"])
+
+
+COMPOSITE_WORKFLOW = """
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with: {{python-version: '{version}'}}
+      - uses: ./.github/actions/deps
+      - run: python -c 'import envmark'
+"""
+
+COMPOSITE_ACTION = """
+name: deps
+runs:
+  using: composite
+  steps:
+    - run: {line}
+      shell: bash
+"""
+
+
+def test_an_install_removed_from_a_local_composite_action_misses_the_env_cache(
+    make_repo: Repo, wheels: Path
+) -> None:
+    # The key read only the job's own run: steps: the action's install line was not in it,
+    # so removing it kept the key and the restored venv still held envmark.
+    version = "%d.%d" % sys.version_info[:2]
+    install = f"pip install --no-index --find-links {wheels / 'v1'} envmark==1.0"
+    action = ".github/actions/deps/action.yml"
+    root = make_repo(
+        {
+            ".github/workflows/ci.yml": COMPOSITE_WORKFLOW.format(version=version),
+            action: COMPOSITE_ACTION.format(line=install),
+        }
+    )
+    first = run_cli(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "saved to the environment cache" in first.stdout
+    (root / action).write_text(COMPOSITE_ACTION.format(line="echo nothing to install"))
+    second = run_cli(root)
+    assert second.returncode == 1, second.stdout + second.stderr

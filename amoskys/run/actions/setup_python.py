@@ -79,6 +79,19 @@ def run(step: StepContext) -> None:
     step.log(f"Python {interp.version_text} from {interp.path}; job venv at {venv}")
 
 
+def _local_action_text(workspace: Path, uses: str | None) -> str | None:
+    """The ``action.yml`` text of a local action (``uses: ./path``): its install lines count
+    in the environment cache key as the job's own; None for other steps."""
+    if uses is None or not uses.startswith("./"):
+        return None
+    for name in ("action.yml", "action.yaml"):
+        try:
+            return (workspace / uses / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return None
+
+
 def _from_env_cache(step: StepContext, interp: Interpreter, venv: Path) -> bool:
     """Restore the job's venv from the environment cache; register its save at job end.
 
@@ -92,16 +105,18 @@ def _from_env_cache(step: StepContext, interp: Interpreter, venv: Path) -> bool:
     default_folder = job.inst.job.defaults.working_directory or (
         workflow.defaults.working_directory if workflow is not None else None
     )
-    scripts = [
-        env_cache.InstallScript(
-            s.run,
-            folder=s.working_directory or default_folder or "",
-            condition=s.if_ or "",
-            env={k: str(v) for k, v in s.env.items()},
-        )
-        for s in job.inst.job.steps
-        if s.run is not None
-    ]
+    scripts: list[env_cache.InstallScript] = []
+    for s in job.inst.job.steps:
+        text = s.run if s.run is not None else _local_action_text(job.workspace, s.uses)
+        if text is not None:
+            scripts.append(
+                env_cache.InstallScript(
+                    text,
+                    folder=(s.working_directory or default_folder or "") if s.run else "",
+                    condition=s.if_ or "",
+                    env={k: str(v) for k, v in s.env.items()},
+                )
+            )
     if env_cache.installs_after_use([s.text for s in scripts]):
         step.log(
             "environment cache not used: a step installs after a step that runs something, "
