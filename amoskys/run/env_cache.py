@@ -215,7 +215,9 @@ _INCLUDE_OPTIONS = ("-r", "-c", "--requirement", "--constraint")
 
 
 def _included_files(path: Path) -> list[Path]:
-    """The existing files a requirements file includes with ``-r``/``-c`` (relative to it)."""
+    """The existing files a requirements file includes with ``-r``/``-c`` (relative to it),
+    and the local wheels and sdists it lists: pip keeps an installed distribution of the same
+    version, so a rebuilt ``vendor/x-1.0-py3-none-any.whl`` must change the key."""
     if path.suffix not in (".txt", ".in"):
         return []
     try:
@@ -230,6 +232,11 @@ def _included_files(path: Path) -> list[Path]:
                 included = path.parent / words[1]
                 if included.is_file():
                     found.append(Path(os.path.normpath(included)))
+        elif words and words[0].endswith((".whl", ".tar.gz", ".zip")):
+            with contextlib.suppress(OSError, ValueError):
+                archive = path.parent / raw.split("#", 1)[0].split()[0]
+                if archive.is_file():
+                    found.append(Path(os.path.normpath(archive)))
     return found
 
 

@@ -528,7 +528,16 @@ def test_the_key_follows_files_named_by_install_lines_and_their_includes(tmp_pat
     second = key()
     assert second.digest != first.digest
     (ws / "pins.cfg").write_text("")
-    assert key().digest != second.digest
+    third = key()
+    assert third.digest != second.digest
+    # A local wheel of the same version is not re-installed by pip: its content counts.
+    (ws / "vendor").mkdir()
+    (ws / "vendor" / "x-1.0-py3-none-any.whl").write_bytes(b"one")
+    (ws / "ci" / "common.txt").write_text("../vendor/x-1.0-py3-none-any.whl  # vendored\n")
+    fourth = key()
+    assert "vendor/x-1.0-py3-none-any.whl" in fourth.parts["files"]
+    (ws / "vendor" / "x-1.0-py3-none-any.whl").write_bytes(b"two")
+    assert key().digest != fourth.digest
 
 
 STEP_CONTEXT_WORKFLOW = """
