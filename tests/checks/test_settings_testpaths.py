@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from amoskys_testing import outside_env
 
 from amoskys.checks.commands import run_tests
 from amoskys.checks.output import render_text
@@ -38,6 +39,7 @@ def test_a_failing_test_under_pytests_testpaths_fails_the_gate(
     plain = subprocess.run(  # nosec B603
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=root,
+        env=outside_env(),  # inside an outer amoskys run its failure would count there
         capture_output=True,
     )
     assert plain.returncode == 1  # the truth: plain pytest runs src/ too

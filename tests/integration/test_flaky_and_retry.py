@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from amoskys_testing import REPO
+from amoskys_testing import REPO, outer_run_only
+
+pytestmark = outer_run_only
 
 Repo = Callable[..., Path]
 

@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from amoskys_testing import REPO
+from amoskys_testing import REPO, outer_run_only
 
 from amoskys.store.logs import read_lines
+
+pytestmark = outer_run_only
 
 Repo = Callable[..., Path]
 

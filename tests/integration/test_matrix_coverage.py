@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from amoskys_testing import outer_run_only
 from test_history import TESTED_PROJECT, cli, show
 
 from amoskys.plan import plan
@@ -14,6 +15,8 @@ from amoskys.platforms import LocalRunner
 from amoskys.run.matrix_coverage import instances_measuring_coverage
 from amoskys.workflow.events import Event
 from amoskys.workflow.parse import parse_workflow_text
+
+pytestmark = outer_run_only
 
 Repo = Callable[..., Path]
 

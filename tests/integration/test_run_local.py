@@ -14,7 +14,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Callable
 
-from amoskys_testing import REPO
+from amoskys_testing import REPO, outer_run_only
+
+pytestmark = outer_run_only
 
 Repo = Callable[..., Path]
 

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from amoskys_testing import REPO, amoskys_cli, edit, git
+from amoskys_testing import REPO, amoskys_cli, edit, git, outer_run_only
 
 from amoskys.select.in_run import JobSelection, select_request, selection_metrics, usable_raws
 from amoskys.select.runner import Plan
 from amoskys.store.db import open_store
+
+pytestmark = outer_run_only
 
 PYPROJECT = """\
 [tool.amoskys.select]

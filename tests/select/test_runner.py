@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from amoskys_testing import REPO, amoskys_cli, edit, git
+from amoskys_testing import REPO, amoskys_cli, edit, git, outside_env
 
 from amoskys.select.runner import shard
 
@@ -400,9 +400,7 @@ def test_sigterm_stops_pytest_too(make_repo: Any, tmp_path: Path) -> None:
         "    while True:\n        pass\n"
     )
     root = make_repo({**PROJECT, "tests/test_a.py": hang})
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name in ("AMOSKYS_RUN_ID", "AMOSKYS_DATABASE_URL", "PYTEST_ADDOPTS", "AMOSKYS_RESULTS"):
-        env.pop(name, None)
+    env = outside_env(PYTHONPATH=str(REPO))
     proc = subprocess.Popen(  # nosec B603
         [sys.executable, "-m", "amoskys", "test"],
         cwd=root,
